@@ -1,0 +1,8 @@
+//! Server functions, one area per file. Each is a thin adapter: check the
+//! caller's roles, call the domain layer, shape the answer. Endpoints are
+//! named (not hashed) so the authorization tests can call every one.
+
+pub mod admin;
+pub mod audit;
+pub mod dashboard;
+pub mod session;

@@ -1,0 +1,103 @@
+//! Who is signed in; signing in and out.
+
+use crate::model::{AppError, SessionUser};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+pub(crate) fn session_user(p: &attest_core::Principal) -> SessionUser {
+    use crate::model::GrantView;
+    SessionUser {
+        name: p.name.clone(),
+        grants: p.grants.iter().map(|g| GrantView { role: g.role.to_string(), scope: g.scope.clone() }).collect(),
+    }
+}
+
+/// The signed-in user, or `None` for a visitor.
+#[server(endpoint = "fn/session/current")]
+pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
+    Ok(crate::ssr::current().await?.as_ref().map(session_user))
+}
+
+/// Signs in with a local account; answers where to go next.
+#[server(endpoint = "fn/session/sign-in")]
+pub async fn sign_in(username: String, password: String, next: Option<String>) -> Result<String, AppError> {
+    use crate::ssr::{fail, pool, session_keys, ClientAddr};
+    use attest_core::signin::{self, SignInError};
+
+    if username.len() > 256 || password.len() > attest_core::password::MAX_LEN * 4 {
+        return Err(fail(AppError::BadCredentials));
+    }
+    let axum::Extension(ClientAddr(client)) =
+        leptos_axum::extract::<axum::Extension<ClientAddr>>().await.map_err(|_| fail(AppError::Internal))?;
+    let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| fail(AppError::Internal))?;
+    let password = secrecy::SecretString::from(password);
+    let principal = match signin::sign_in(&pool()?, &username, &password, &client).await {
+        Ok(p) => p,
+        Err(SignInError::BadCredentials) => return Err(fail(AppError::BadCredentials)),
+        Err(SignInError::Throttled { retry_after_secs }) => {
+            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                res.insert_header(http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            return Err(fail(AppError::Throttled { retry_after_secs }));
+        }
+        Err(SignInError::Other(e)) => return Err(crate::ssr::core(e)),
+    };
+    // A new session id on sign-in defeats session fixation.
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(session_keys::USER_ID, principal.user_id).await?;
+        session.insert(session_keys::AUTHENTICATED_AT, time::OffsetDateTime::now_utc().unix_timestamp()).await
+    };
+    stored.await.map_err(|e| {
+        tracing::error!(error = %e, "storing a session");
+        fail(AppError::Internal)
+    })?;
+    Ok(safe_next(next.as_deref()))
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2048 => {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// Signs out: the session is deleted from the store, not just forgotten.
+#[server(endpoint = "fn/session/sign-out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::ssr::{fail, pool, require};
+    let principal = require(&[]).await?;
+    let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| fail(AppError::Internal))?;
+    let mut tx = pool()?.begin().await?;
+    attest_core::audit::append(
+        &mut tx,
+        &principal.name,
+        "signout",
+        &format!("user:{}", principal.name),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    session.flush().await.map_err(|e| {
+        tracing::error!(error = %e, "deleting a session");
+        fail(AppError::Internal)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/admin/users")), "/admin/users");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

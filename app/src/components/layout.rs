@@ -1,0 +1,71 @@
+//! The page frame: skip link, header with navigation and the user menu, and
+//! the main area. Every signed-in page renders inside it.
+
+use crate::{api::session::SignOut, UserResource};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    let user = expect_context::<UserResource>();
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            let _ = window().location().set_href("/signin");
+        }
+    });
+    let path = use_location().pathname;
+    let current = move |href: &'static str| {
+        move || {
+            let p = path.get();
+            let here = if href == "/" { p == "/" } else { p.starts_with(href) };
+            here.then_some("page")
+        }
+    };
+
+    view! {
+        <Title text=title/>
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                " Attest"
+            </a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let user = user.await.ok().flatten();
+                    user.map(|u| {
+                        let admin = u.is_admin();
+                        let audit = u.may_read_audit();
+                        let roles = {
+                            let mut r: Vec<String> = u.grants.iter().map(|g| g.role.clone()).collect();
+                            r.dedup();
+                            r.join(", ")
+                        };
+                        view! {
+                            <nav class="mainnav" aria-label="Main">
+                                <a href="/" aria-current=current("/")>"Dashboard"</a>
+                                {admin.then(|| view! { <a href="/admin/users" aria-current=current("/admin/users")>"Users"</a> })}
+                                {audit.then(|| view! { <a href="/admin/audit" aria-current=current("/admin/audit")>"Audit log"</a> })}
+                            </nav>
+                            <div class="usermenu">
+                                <span class="who" data-testid="signed-in-as">
+                                    <strong>{u.name.clone()}</strong>
+                                    <span class="muted">{format!(" · {}", if roles.is_empty() { "no roles".to_string() } else { roles })}</span>
+                                </span>
+                                <ActionForm action=sign_out>
+                                    <button type="submit" class="btn btn-quiet" data-testid="sign-out">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                    })
+                })}
+            </Suspense>
+        </header>
+        <main id="main" class="content" tabindex="-1">
+            {children()}
+        </main>
+        <footer class="footer muted">"Attest · compliance evidence for Azure OpenAI estates"</footer>
+    }
+}

@@ -1,0 +1,71 @@
+//! The error every server function returns, carried to the browser as JSON.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a server function can answer instead of a value. The server sets the
+/// matching HTTP status (401, 403, 404, 409, 422, 429, 500).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppError {
+    Unauthorized,
+    Forbidden,
+    NotFound(String),
+    Conflict(String),
+    Invalid {
+        field: String,
+        message: String,
+    },
+    Throttled {
+        retry_after_secs: u64,
+    },
+    BadCredentials,
+    Internal,
+    /// The request itself failed (network, encoding).
+    Transport(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Invalid { .. } => 422,
+            AppError::Throttled { .. } => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Unauthorized => f.write_str("Please sign in."),
+            AppError::Forbidden => f.write_str("Your roles do not allow this."),
+            AppError::NotFound(what) => write!(f, "Not found: {what}."),
+            AppError::Conflict(why) => write!(f, "{why}."),
+            AppError::Invalid { field, message } => write!(f, "{field}: {message}."),
+            AppError::Throttled { retry_after_secs } => {
+                write!(f, "Too many failed attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60))
+            }
+            AppError::BadCredentials => f.write_str("Wrong user name or password."),
+            AppError::Internal => f.write_str("Something went wrong on the server; it has been logged."),
+            AppError::Transport(why) => write!(f, "The request failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

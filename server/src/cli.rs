@@ -1,0 +1,368 @@
+//! The command line: `attest serve` and the administration commands. Every
+//! command that touches the database opens it the way the server does
+//! (embedded or `DATABASE_URL`) and applies pending migrations first.
+//!
+//! Exit codes: 0 success, 1 a check failed (`audit verify` found a broken
+//! chain), 2 the command could not be carried out.
+
+use crate::{database, embedded_pg::EmbeddedPostgres, startup, Config};
+use anyhow::{bail, Context};
+use attest_core::{
+    audit,
+    names::{Scope, UserName},
+    password, tokens, users, Role,
+};
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+#[derive(Parser)]
+#[command(name = "attest", version, about = "Compliance portal for Azure OpenAI and Azure AI Services estates")]
+struct Cli {
+    /// A TOML configuration file (default: ./attest.toml if present).
+    #[arg(long, global = true, env = "ATTEST_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal.
+    Serve {
+        /// Address and port to listen on (default 127.0.0.1:3000).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage local accounts and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Control the embedded PostgreSQL cluster (used when DATABASE_URL is unset).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (with a generated password unless one is given).
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts with their roles.
+    List,
+    /// Grant a role (approver needs --scope).
+    Grant {
+        name: String,
+        role: Role,
+        /// An Azure scope id: /subscriptions/{id}, …/resourceGroups/{name},
+        /// /providers/Microsoft.Management/managementGroups/{id} or /tenants/{id}.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Revoke a role.
+    Revoke {
+        name: String,
+        role: Role,
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Set a new password (prompted, from stdin, or generated); signs out existing sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it can no longer sign in, and its sessions and tokens stop working.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue an API token for a user; the token is printed once.
+    Create {
+        name: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// List tokens (of one user, or all).
+    List { name: Option<String> },
+    /// Revoke a token by id.
+    Revoke { id: uuid::Uuid },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 and name the first broken entry if it is broken.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Start the embedded cluster (if needed), create a database, print its URL, and leave it running.
+    Start {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "attest")]
+        database: String,
+    },
+    /// Stop the embedded cluster.
+    Stop {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("attest: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("attest: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Who the audit log names for command-line actions.
+fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
+    match cli.command {
+        Command::Serve { listen } => {
+            init_tracing();
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(cmd) => db(cmd, &config).await,
+        other => {
+            let db = database::open(&config).await?;
+            let code = admin(other, &db.pool).await;
+            db.pool.close().await;
+            drop(db.embedded);
+            code
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(config = ?config, "starting");
+    let site = config.site_root.join("pkg").join("attest.js");
+    if !site.exists() {
+        tracing::warn!(path = %site.display(), "the built site is missing: pages will not hydrate (run `make run`)");
+    }
+    let db = database::open(&config).await?;
+    let admin_name = UserName::parse(&config.admin_user).context("ATTEST_ADMIN_USER")?;
+    let created = users::bootstrap_admin(&db.pool, &admin_name, config.admin_password.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!();
+    println!("  Attest is serving at http://{addr}");
+    match created {
+        Some((name, Some(pw))) => {
+            println!("  First start: created the admin account `{name}` with this password (shown once):");
+            println!();
+            println!("      {}", pw.expose_secret());
+            println!();
+            println!("  Change it after signing in, or with `attest user passwd {name}`.");
+        }
+        Some((name, None)) => println!("  First start: created the admin account `{name}` with ATTEST_ADMIN_PASSWORD."),
+        None => println!(
+            "  Sign in with your account (the first admin is `{}`; reset a password with `attest user passwd NAME`).",
+            config.admin_user
+        ),
+    }
+    println!();
+    let config = Arc::new(config);
+    let result = startup::serve(listener, db.pool.clone(), config).await;
+    db.pool.close().await;
+    drop(db.embedded);
+    result.context("serving")
+}
+
+async fn db(cmd: DbCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DbCommand::Start { data_dir, database } => {
+            let pg = EmbeddedPostgres::start(data_dir.as_deref().unwrap_or(&config.data_dir))?;
+            println!("{}", pg.ensure_database(&database).await?);
+            pg.detach();
+        }
+        DbCommand::Stop { data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| config.data_dir.clone());
+            if dir.join("pgdata").join("PG_VERSION").exists() {
+                EmbeddedPostgres::start(&dir)?.stop()?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A password from stdin, a prompt, or generated (then printed once).
+fn obtain_password(from_stdin: bool) -> anyhow::Result<(SecretString, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+        let pw = line.trim_end_matches(['\n', '\r']).to_string();
+        if pw.is_empty() {
+            bail!("no password on standard input");
+        }
+        return Ok((SecretString::from(pw), false));
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password (empty to generate one): ")?;
+        if first.is_empty() {
+            return Ok((password::generate(), true));
+        }
+        let second = rpassword::prompt_password("Repeat it: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        return Ok((SecretString::from(first), false));
+    }
+    Ok((password::generate(), true))
+}
+
+fn scope(raw: Option<&str>) -> anyhow::Result<Option<Scope>> {
+    Ok(raw.map(Scope::parse).transpose()?)
+}
+
+async fn admin(cmd: Command, pool: &sqlx::PgPool) -> anyhow::Result<ExitCode> {
+    let actor = cli_actor();
+    match cmd {
+        Command::Migrate => println!("migrations are up to date"),
+        Command::User(cmd) => match cmd {
+            UserCommand::Add { name, password_stdin } => {
+                let name = UserName::parse(&name)?;
+                let (pw, generated) = obtain_password(password_stdin)?;
+                let mut tx = pool.begin().await?;
+                users::create(&mut tx, &actor, &name, &pw).await?;
+                tx.commit().await?;
+                println!("created user {name}");
+                if generated {
+                    println!("password (shown once): {}", pw.expose_secret());
+                }
+            }
+            UserCommand::List => {
+                println!("{:<32} {:<9} ROLES", "NAME", "STATUS");
+                for u in users::list(pool).await? {
+                    let roles: Vec<String> = u
+                        .grants
+                        .iter()
+                        .map(
+                            |g| if g.scope.is_empty() { g.role.to_string() } else { format!("{}@{}", g.role, g.scope) },
+                        )
+                        .collect();
+                    let status = if u.disabled_at.is_some() { "disabled" } else { "active" };
+                    println!("{:<32} {:<9} {}", u.name, status, roles.join(","));
+                }
+            }
+            UserCommand::Grant { name, role, scope: s } => {
+                let name = UserName::parse(&name)?;
+                let mut tx = pool.begin().await?;
+                users::grant(&mut tx, &actor, &name, role, scope(s.as_deref())?.as_ref()).await?;
+                tx.commit().await?;
+                println!("granted {role} to {name}");
+            }
+            UserCommand::Revoke { name, role, scope: s } => {
+                let name = UserName::parse(&name)?;
+                let mut tx = pool.begin().await?;
+                users::revoke(&mut tx, &actor, &name, role, scope(s.as_deref())?.as_ref()).await?;
+                tx.commit().await?;
+                println!("revoked {role} from {name}");
+            }
+            UserCommand::Passwd { name, password_stdin } => {
+                let name = UserName::parse(&name)?;
+                let (pw, generated) = obtain_password(password_stdin)?;
+                let mut tx = pool.begin().await?;
+                users::set_password(&mut tx, &actor, &name, &pw).await?;
+                tx.commit().await?;
+                println!("password of {name} changed; their sessions are signed out");
+                if generated {
+                    println!("password (shown once): {}", pw.expose_secret());
+                }
+            }
+            UserCommand::Disable { name } => {
+                let name = UserName::parse(&name)?;
+                let mut tx = pool.begin().await?;
+                users::set_disabled(&mut tx, &actor, &name, true).await?;
+                tx.commit().await?;
+                println!("disabled {name}");
+            }
+            UserCommand::Enable { name } => {
+                let name = UserName::parse(&name)?;
+                let mut tx = pool.begin().await?;
+                users::set_disabled(&mut tx, &actor, &name, false).await?;
+                tx.commit().await?;
+                println!("enabled {name}");
+            }
+        },
+        Command::Token(cmd) => match cmd {
+            TokenCommand::Create { name, label } => {
+                let name = UserName::parse(&name)?;
+                let mut tx = pool.begin().await?;
+                let (id, secret) = tokens::create(&mut tx, &actor, &name, &label).await?;
+                tx.commit().await?;
+                eprintln!("issued token {id} for {name} (shown once; send it as `Authorization: Bearer …`):");
+                println!("{}", secret.expose_secret());
+            }
+            TokenCommand::List { name } => {
+                let name = name.as_deref().map(UserName::parse).transpose()?;
+                println!("{:<36} {:<20} {:<20} STATE", "ID", "USER", "LABEL");
+                for t in tokens::list(pool, name.as_ref()).await? {
+                    let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                    println!("{:<36} {:<20} {:<20} {state}", t.id, t.user, t.label);
+                }
+            }
+            TokenCommand::Revoke { id } => {
+                let mut tx = pool.begin().await?;
+                tokens::revoke(&mut tx, &actor, id).await?;
+                tx.commit().await?;
+                println!("revoked token {id}");
+            }
+        },
+        Command::Audit(AuditCommand::Verify) => match audit::verify(pool).await? {
+            audit::Verification::Intact { entries, head } => {
+                println!("audit log intact: {entries} entries; head {}", head.as_deref().unwrap_or("(empty)"));
+            }
+            audit::Verification::Broken { seq, reason } => {
+                println!("audit log BROKEN at entry {seq}: {reason}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        Command::Serve { .. } | Command::Db(_) => unreachable!("handled in run()"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,8 @@
+//! HTTP concerns around the handlers: authentication, CSRF, security headers,
+//! health checks and the REST API.
+
+pub mod api_v1;
+pub mod auth;
+pub mod csrf;
+pub mod health;
+pub mod security;

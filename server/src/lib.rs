@@ -1,0 +1,13 @@
+//! Attest's server: configuration, the embedded PostgreSQL, the axum
+//! application (Leptos pages, server functions, REST API) and the command line.
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod embedded_pg;
+pub mod http;
+pub mod startup;
+pub mod state;
+
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,117 @@
+//! Building the application (the router and its middleware) and serving it.
+
+use crate::{http, AppState, Config};
+use app::{shell, ssr::ServerContext, App};
+use axum::{middleware, routing::get, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use std::{sync::Arc, time::Duration};
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+pub const SESSION_COOKIE: &str = "attest_session";
+
+/// The whole application: pages, server functions, REST API, health checks,
+/// static files, and the middleware around them.
+pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("attest")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let state = AppState { pool: pool.clone(), leptos_options, config: config.clone() };
+    let context = ServerContext { pool: pool.clone() };
+    let provide = move || provide_context(context.clone());
+
+    let sessions = SessionManagerLayer::new(PostgresStore::new(pool))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(config.https())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes as i64)));
+
+    let https = config.https();
+    Router::new()
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .nest("/api/v1", http::api_v1::router())
+        .leptos_routes_with_context(&state, generate_route_list(App), provide.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide, shell))
+        // Layers run outermost-last: request id, tracing, limits, headers,
+        // CSRF, session, principal, then the sign-in redirect.
+        .layer(middleware::from_fn(http::auth::page_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), http::auth::resolve_principal))
+        .layer(sessions)
+        .layer(middleware::from_fn(http::csrf::protect))
+        .layer(middleware::from_fn(move |req, next| http::security::headers(https, req, next)))
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.request_timeout_secs),
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+pub async fn serve(listener: tokio::net::TcpListener, pool: PgPool, config: Arc<Config>) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(maintenance(pool.clone()));
+    let app = router(pool, config);
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    maintenance.abort();
+    result
+}
+
+/// Periodic housekeeping: expired sessions and old sign-in failures.
+async fn maintenance(pool: PgPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let sessions = sqlx::query("delete from tower_sessions.session where expiry_date < now()").execute(&pool).await;
+        let failures =
+            sqlx::query("delete from signin_failures where at < now() - interval '1 day'").execute(&pool).await;
+        if let Err(e) = sessions.and(failures) {
+            tracing::warn!(error = %e, "housekeeping failed; will retry");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

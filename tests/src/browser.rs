@@ -1,0 +1,141 @@
+//! Headless Chromium through chromedriver, one of each per test.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBufGuard,
+}
+
+struct PathBufGuard(std::path::PathBuf);
+
+impl Drop for PathBufGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = &self.profile;
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Browser {
+    pub async fn start() -> anyhow::Result<Browser> {
+        let port = free_port()?;
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting chromedriver (install chromium-driver): {e}"))?;
+        let profile = std::env::temp_dir().join(format!("attest-chromium-{}", uuid::Uuid::new_v4()));
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => anyhow::bail!("connecting to chromedriver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Ok(Browser { client, driver, profile: PathBufGuard(profile) })
+    }
+
+    /// Opens `url` and waits until the WebAssembly has hydrated the page:
+    /// clicks before that would be lost.
+    pub async fn open(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        self.wait_hydrated().await
+    }
+
+    pub async fn wait_hydrated(&self) -> anyhow::Result<()> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("body[data-hydrated='true']"))
+            .await
+            .map_err(|e| anyhow::anyhow!("the page did not hydrate: {e}"))?;
+        Ok(())
+    }
+
+    /// Waits for an element matching `css` whose text contains `text`.
+    pub async fn wait_text(&self, css: &str, text: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            for el in self.client.find_all(Locator::Css(css)).await? {
+                if let Ok(t) = el.text().await {
+                    if t.contains(text) {
+                        return Ok(t);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let source = self.client.source().await.unwrap_or_default();
+                anyhow::bail!("no `{css}` containing {text:?} within 15 s; page:\n{source}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the browser is at `path` (and the new page has hydrated).
+    pub async fn wait_path(&self, path: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.client.current_url().await?;
+            if url.path() == path {
+                return self.wait_hydrated().await;
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("expected to reach {path}, still at {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let el = self.client.find(Locator::Css(css)).await?;
+        el.clear().await?;
+        el.send_keys(value).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    pub async fn sign_in(&self, base: &str, name: &str, password: &str) -> anyhow::Result<()> {
+        self.open(&format!("{base}/signin")).await?;
+        self.fill("#username", name).await?;
+        self.fill("#password", password).await?;
+        self.click("form[data-testid='signin-form'] button[type='submit']").await
+    }
+}

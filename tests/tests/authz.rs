@@ -1,0 +1,180 @@
+//! The authorization matrix: every route and every server function, called
+//! as an anonymous visitor and as each role, with the answer each must get.
+//! A server function that is not in the matrix fails the test, so a new one
+//! cannot ship without its authorization being decided here.
+
+use attest_core::Role;
+use reqwest::{redirect::Policy, Client, Method, StatusCode};
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+use tests::{accounts, spawn};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    Viewer,
+    Auditor,
+    Requester,
+    Approver,
+    Admin,
+}
+
+const EVERYONE: [Who; 6] = [Who::Anonymous, Who::Viewer, Who::Auditor, Who::Requester, Who::Approver, Who::Admin];
+
+impl Who {
+    fn user(self) -> Option<&'static str> {
+        match self {
+            Who::Anonymous => None,
+            Who::Viewer => Some("viewer"),
+            Who::Auditor => Some("auditor"),
+            Who::Requester => Some("requester"),
+            Who::Approver => Some("approver"),
+            Who::Admin => Some("admin"),
+        }
+    }
+}
+
+/// What a caller gets: `anon` for visitors, `allowed` for the listed roles,
+/// `denied` for the other signed-in roles.
+struct Rule {
+    method: Method,
+    path: &'static str,
+    body: String,
+    anon: u16,
+    allowed: &'static [Who],
+    ok: u16,
+    denied: u16,
+}
+
+fn page(path: &'static str, allowed: &'static [Who]) -> Rule {
+    Rule { method: Method::GET, path, body: String::new(), anon: 303, allowed, ok: 200, denied: 403 }
+}
+
+fn call(path: &'static str, body: impl Into<String>, allowed: &'static [Who]) -> Rule {
+    Rule { method: Method::POST, path, body: body.into(), anon: 401, allowed, ok: 200, denied: 403 }
+}
+
+const SIGNED_IN: &[Who] = &[Who::Viewer, Who::Auditor, Who::Requester, Who::Approver, Who::Admin];
+const ADMIN: &[Who] = &[Who::Admin];
+const AUDIT_READERS: &[Who] = &[Who::Auditor, Who::Admin];
+
+fn matrix(who: Who, token_id: &str) -> Vec<Rule> {
+    // Bodies name a per-caller object where the admin's call changes state,
+    // so each admin call succeeds once on its own.
+    let me = who.user().unwrap_or("anonymous");
+    vec![
+        page("/", SIGNED_IN),
+        page("/admin/users", ADMIN),
+        page("/admin/users/target", ADMIN),
+        page("/admin/audit", AUDIT_READERS),
+        Rule { anon: 303, ok: 404, denied: 404, ..page("/no-such-page", SIGNED_IN) },
+        Rule { anon: 200, ok: 303, denied: 303, ..page("/signin", SIGNED_IN) },
+        Rule { anon: 200, ok: 200, ..page("/healthz", SIGNED_IN) },
+        Rule { anon: 200, ok: 200, ..page("/readyz", SIGNED_IN) },
+        Rule { anon: 200, ok: 200, ..page("/pkg/attest.css", SIGNED_IN) },
+        Rule { anon: 401, ..page("/api/v1/me", SIGNED_IN) },
+        Rule { anon: 404, ok: 404, ..page("/api/v1/no-such-endpoint", SIGNED_IN) },
+        Rule { anon: 200, ..call("/api/fn/session/current", "", SIGNED_IN) },
+        // Wrong credentials answer 401 to everyone; sign-in itself is open.
+        Rule {
+            anon: 401,
+            ok: 401,
+            ..call("/api/fn/session/sign-in", format!("username=nobody-{me}&password=wrong-password-1"), SIGNED_IN)
+        },
+        call("/api/fn/session/sign-out", "", SIGNED_IN),
+        call("/api/fn/dashboard/summary", "", SIGNED_IN),
+        call(
+            "/api/fn/audit/list",
+            "query[actor]=&query[action]=&query[object]=&query[since]=&query[until]=",
+            AUDIT_READERS,
+        ),
+        call("/api/fn/audit/verify", "", AUDIT_READERS),
+        call("/api/fn/admin/users/list", "", ADMIN),
+        call("/api/fn/admin/users/get", "name=target", ADMIN),
+        call("/api/fn/admin/users/create", format!("name=new-{me}&password=another+long+password"), ADMIN),
+        call("/api/fn/admin/users/set-disabled", "name=target&disabled=true", ADMIN),
+        call("/api/fn/admin/users/reset-password", "name=target&password=", ADMIN),
+        call("/api/fn/admin/roles/grant", "name=target&role=auditor&scope=", ADMIN),
+        call("/api/fn/admin/roles/revoke", "name=target&role=viewer&scope=", ADMIN),
+        call("/api/fn/admin/tokens/list", "name=target", ADMIN),
+        call("/api/fn/admin/tokens/create", "name=target&label=ci", ADMIN),
+        call("/api/fn/admin/tokens/revoke", format!("id={token_id}"), ADMIN),
+    ]
+}
+
+async fn client_for(base: &str, who: Who) -> anyhow::Result<Client> {
+    let client = Client::builder().cookie_store(true).redirect(Policy::none()).build()?;
+    if let Some(name) = who.user() {
+        let res = client
+            .post(format!("{base}/api/fn/session/sign-in"))
+            .header("origin", base)
+            .form(&[("username", name), ("password", accounts::PASSWORD)])
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == StatusCode::OK, "signing in as {name}: {}", res.status());
+    }
+    Ok(client)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyhow::Result<()> {
+    for (name, roles) in [
+        ("viewer", vec![Role::Viewer]),
+        ("auditor", vec![Role::Auditor]),
+        ("requester", vec![Role::Requester]),
+        ("approver", vec![Role::Approver]),
+        ("admin", vec![Role::Admin]),
+        ("target", vec![Role::Viewer]),
+    ] {
+        accounts::user(&pool, name, &roles).await?;
+    }
+    let token_id = {
+        let mut tx = pool.begin().await?;
+        let name = attest_core::names::UserName::parse("target")?;
+        let (id, _) = attest_core::tokens::create(&mut tx, "test", &name, "to-revoke").await?;
+        tx.commit().await?;
+        id.to_string()
+    };
+    let app = spawn::in_process(pool, |_| {}).await?;
+
+    let mut failures = Vec::new();
+    // The admin goes last, so state-changing calls by others are seen to fail
+    // against the same objects the admin then changes.
+    for who in EVERYONE {
+        for rule in matrix(who, &token_id) {
+            // A fresh session per request: sign-out must not affect the next.
+            let client = client_for(&app.base, who).await?;
+            let res = client
+                .request(rule.method.clone(), format!("{}{}", app.base, rule.path))
+                .header("origin", &app.base)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(rule.body.clone())
+                .send()
+                .await?;
+            let want = match who {
+                Who::Anonymous => rule.anon,
+                w if rule.allowed.contains(&w) => rule.ok,
+                _ => rule.denied,
+            };
+            if res.status().as_u16() != want {
+                failures.push(format!("{who:?} {} {} → {} (want {want})", rule.method, rule.path, res.status()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorization matrix violations:\n{}", failures.join("\n"));
+    Ok(())
+}
+
+#[test]
+fn every_server_function_is_in_the_matrix() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    let covered: BTreeSet<String> = matrix(Who::Admin, "x")
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/fn/"))
+        .map(|r| r.path.to_string())
+        .collect();
+    // Touch the app so its server functions are linked into this binary.
+    let _ = server::startup::SESSION_COOKIE;
+    assert!(!registered.is_empty(), "no server functions registered");
+    assert_eq!(registered, covered, "server functions and the authorization matrix differ");
+}

@@ -1,0 +1,225 @@
+//! The server over HTTP: sessions and their expiry, CSRF, security headers,
+//! API tokens, sign-in throttling, limits and health probes.
+
+use attest_core::{names::UserName, tokens, users, Role};
+use reqwest::{redirect::Policy, Client, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tests::{accounts, spawn};
+
+fn client() -> Client {
+    Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+}
+
+async fn sign_in(client: &Client, base: &str, name: &str, password: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/api/fn/session/sign-in"))
+        .header("origin", base)
+        .form(&[("username", name), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn status_of_dashboard(client: &Client, base: &str) -> StatusCode {
+    client.get(format!("{base}/")).send().await.unwrap().status()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sign_in_sets_an_http_only_same_site_cookie_and_sign_out_kills_the_session(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    let c = client();
+    let res = sign_in(&c, &app.base, "vera", accounts::PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.starts_with("attest_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http must not mark the cookie Secure: {cookie}");
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::OK);
+
+    // Replaying the cookie after sign-out must not work: the session is gone
+    // from the store, not merely from the browser.
+    let stolen = cookie.split(';').next().unwrap().to_string();
+    let out = c.post(format!("{}/api/fn/session/sign-out", app.base)).header("origin", &app.base).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let replay = Client::builder().redirect(Policy::none()).build().unwrap();
+    let res = replay.get(format!("{}/", app.base)).header("cookie", stolen).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn over_https_the_cookie_is_secure_and_hsts_is_sent(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool, |c| c.public_url = Some("https://attest.example".into())).await.unwrap();
+    let res = sign_in(&client(), &app.base, "vera", accounts::PASSWORD).await;
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(res.headers().get("strict-transport-security").is_some());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_carry_a_nonce_csp_and_the_other_security_headers(pool: PgPool) {
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    let res = client().get(format!("{}/signin", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers().clone();
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the CSP").to_string();
+    assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"), "{csp}");
+    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+    assert!(h.get("x-request-id").is_some());
+    assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "inline scripts must carry the CSP nonce");
+
+    // Every response gets a CSP, strict where there is no page.
+    let res = client().get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert!(res.headers().get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cross_origin_state_changes_are_refused(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    let c = client();
+    assert_eq!(sign_in(&c, &app.base, "vera", accounts::PASSWORD).await.status(), StatusCode::OK);
+    let url = format!("{}/api/fn/dashboard/summary", app.base);
+    let evil = c.post(&url).header("origin", "http://evil.example").send().await.unwrap();
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    let cross = c.post(&url).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let bare = c.post(&url).send().await.unwrap();
+    assert_eq!(bare.status(), StatusCode::FORBIDDEN, "no Origin and no Sec-Fetch-Site: refused");
+    let same = c.post(&url).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(same.status(), StatusCode::OK);
+    // A forged sign-in (login CSRF) is refused too.
+    let forged = Client::new()
+        .post(format!("{}/api/fn/session/sign-in", app.base))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "vera"), ("password", accounts::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_password_reset_signs_out_existing_sessions(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = client();
+    sign_in(&c, &app.base, "vera", accounts::PASSWORD).await;
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::OK);
+    // Password timestamps have one-second resolution in the session.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut tx = pool.begin().await.unwrap();
+    let name = UserName::parse("vera").unwrap();
+    users::set_password(&mut tx, "test", &name, &SecretString::from("a brand new password")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn disabling_an_account_ends_its_sessions(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = client();
+    sign_in(&c, &app.base, "vera", accounts::PASSWORD).await;
+    let mut tx = pool.begin().await.unwrap();
+    users::set_disabled(&mut tx, "test", &UserName::parse("vera").unwrap(), true).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::SEE_OTHER);
+    assert_eq!(sign_in(&client(), &app.base, "vera", accounts::PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sessions_expire_when_idle_and_after_their_absolute_lifetime(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = client();
+    sign_in(&c, &app.base, "vera", accounts::PASSWORD).await;
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::OK);
+    // Idle: the store's expiry passes.
+    sqlx::query("update tower_sessions.session set expiry_date = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status_of_dashboard(&c, &app.base).await, StatusCode::SEE_OTHER);
+
+    // Absolute: a zero-hour lifetime ends every session at once, however active.
+    let strict = spawn::in_process(pool, |c| c.session_absolute_hours = 0).await.unwrap();
+    let c = client();
+    assert_eq!(sign_in(&c, &strict.base, "vera", accounts::PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(status_of_dashboard(&c, &strict.base).await, StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn api_tokens_act_as_their_user_until_revoked(pool: PgPool) {
+    accounts::user(&pool, "robot", &[Role::Auditor]).await.unwrap();
+    let name = UserName::parse("robot").unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let (id, secret) = tokens::create(&mut tx, "test", &name, "ci").await.unwrap();
+    tx.commit().await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let me = format!("{}/api/v1/me", app.base);
+    let plain = Client::new();
+
+    let res = plain.get(&me).bearer_auth(secret.expose_secret()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["name"], "robot");
+    assert_eq!(body["grants"][0]["role"], "auditor");
+
+    let res = plain.get(&me).bearer_auth("attest_not-a-real-token").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+
+    // A token is not a session: it does not open the pages.
+    let page = Client::builder().redirect(Policy::none()).build().unwrap();
+    let res = page.get(format!("{}/", app.base)).bearer_auth(secret.expose_secret()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let mut tx = pool.begin().await.unwrap();
+    tokens::revoke(&mut tx, "test", id).await.unwrap();
+    tx.commit().await.unwrap();
+    let res = plain.get(&me).bearer_auth(secret.expose_secret()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn repeated_failures_throttle_sign_in_for_that_account(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    for _ in 0..attest_core::signin::MAX_PER_ACCOUNT {
+        let res = sign_in(&client(), &app.base, "vera", "wrong password!!").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("BadCredentials"), "{body}");
+    }
+    // Even the right password is refused while throttled.
+    let res = sign_in(&client(), &app.base, "vera", accounts::PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn oversized_bodies_are_refused_and_probes_answer(pool: PgPool) {
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    let res = Client::new()
+        .post(format!("{}/api/fn/session/sign-in", app.base))
+        .header("origin", &app.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(Client::new().get(format!("{}/healthz", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(Client::new().get(format!("{}/readyz", app.base)).send().await.unwrap().status(), StatusCode::OK);
+}
