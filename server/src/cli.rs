@@ -182,6 +182,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !site.exists() {
         tracing::warn!(path = %site.display(), "the built site is missing: pages will not hydrate (run `make run`)");
     }
+    // Before anything that must be undone at exit (the embedded cluster).
+    let shutdown = startup::shutdown_signal().context("installing signal handlers")?;
     let db = database::open(&config).await?;
     let admin_name = UserName::parse(&config.admin_user).context("ATTEST_ADMIN_USER")?;
     let created = users::bootstrap_admin(&db.pool, &admin_name, config.admin_password.clone()).await?;
@@ -207,7 +209,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!();
     let config = Arc::new(config);
-    let result = startup::serve(listener, db.pool.clone(), config).await;
+    let result = startup::serve(listener, db.pool.clone(), config, shutdown).await;
     db.pool.close().await;
     drop(db.embedded);
     result.context("serving")

@@ -75,12 +75,17 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
-pub async fn serve(listener: tokio::net::TcpListener, pool: PgPool, config: Arc<Config>) -> std::io::Result<()> {
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    pool: PgPool,
+    config: Arc<Config>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintenance(pool.clone()));
     let app = router(pool, config);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();
     result
@@ -100,18 +105,17 @@ async fn maintenance(pool: PgPool) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when
+/// this is called, so a signal that arrives before serving starts is not lost.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

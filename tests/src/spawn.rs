@@ -36,15 +36,17 @@ pub async fn in_process(pool: PgPool, adjust: impl FnOnce(&mut Config)) -> anyho
     adjust(&mut config);
     let base = format!("http://{}", config.listen);
     let task = tokio::spawn(async move {
-        let _ = startup::serve(listener, pool, Arc::new(config)).await;
+        let _ = startup::serve(listener, pool, Arc::new(config), std::future::pending()).await;
     });
     Ok(InProcess { base, task })
 }
 
-/// The release binary, serving the test's database; killed on drop.
+/// The release binary (`E2E_ATTEST_BIN`, else target/release/attest), as
+/// `make run` serves it; killed on drop.
 pub struct Binary {
     pub base: String,
     child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Binary {
@@ -52,6 +54,62 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Binary {
+    /// Starts `attest serve --listen 127.0.0.1:0` with `env` (and without
+    /// DATABASE_URL unless `env` sets it), and waits until it says where it serves.
+    pub fn start(env: &[(&str, String)]) -> anyhow::Result<Binary> {
+        let bin = bin_path();
+        let mut cmd = Command::new(&bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("DATABASE_URL")
+            .env("ATTEST_SITE_ROOT", site_root())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Binary { base: String::new(), child, lines };
+        let line = server.wait_line("serving at ")?;
+        server.base = line.split("serving at ").nth(1).unwrap_or_default().trim().to_string();
+        Ok(server)
+    }
+
+    /// Waits up to 30 s for a line of standard output containing `needle`.
+    pub fn wait_line(&self, needle: &str) -> anyhow::Result<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Ok(line),
+                Ok(_) => continue,
+                Err(_) => anyhow::bail!("attest printed no line containing {needle:?} within 30 s"),
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        Ok(self.child.wait()?)
+    }
+}
+
+pub fn bin_path() -> PathBuf {
+    std::env::var("E2E_ATTEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/attest"))
 }
 
 /// The URL of the database behind `pool` (a `#[sqlx::test]` database).
@@ -63,32 +121,7 @@ pub fn database_url(pool: &PgPool) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
-/// Starts `E2E_ATTEST_BIN serve` on an ephemeral port with the admin password
-/// `admin_password`, and waits until it says where it serves.
+/// The release binary serving the test's database, with a known admin password.
 pub fn binary(pool: &PgPool, admin_password: &str) -> anyhow::Result<Binary> {
-    let bin = std::env::var("E2E_ATTEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/attest"));
-    let mut child = Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", database_url(pool)?)
-        .env("ATTEST_SITE_ROOT", site_root())
-        .env("ATTEST_ADMIN_PASSWORD", admin_password)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("serving at ").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| anyhow::anyhow!("{} did not report its address within 30 s", bin.display()))?;
-    Ok(Binary { base, child })
+    Binary::start(&[("DATABASE_URL", database_url(pool)?), ("ATTEST_ADMIN_PASSWORD", admin_password.to_string())])
 }

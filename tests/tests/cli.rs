@@ -1,0 +1,118 @@
+//! The `attest` command line, run as a person would: account and token
+//! commands, `audit verify` and its exit codes, and the embedded PostgreSQL.
+
+use reqwest::StatusCode;
+use sqlx::PgPool;
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
+use tests::spawn;
+
+fn attest(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(spawn::bin_path())
+        .args(args)
+        .env("DATABASE_URL", spawn::database_url(pool).unwrap())
+        .env("USER", "tester")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn account_and_token_commands_work_on_an_empty_database_and_are_audited(pool: PgPool) {
+    // No migrations applied: the command must apply them itself.
+    let out = ok(&attest(&pool, &["user", "add", "Alice", "--password-stdin"], Some("a long enough password\n")));
+    assert!(out.contains("created user alice"), "{out}");
+    let out = ok(&attest(&pool, &["user", "add", "bob"], None));
+    let generated = out.split("password (shown once): ").nth(1).expect("a generated password").trim();
+    assert!(generated.len() >= 12);
+
+    let refused = attest(&pool, &["user", "grant", "alice", "approver"], None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("scope"));
+    ok(&attest(&pool, &["user", "grant", "alice", "approver", "--scope", "/subscriptions/S1"], None));
+    ok(&attest(&pool, &["user", "grant", "alice", "admin"], None));
+    let list = ok(&attest(&pool, &["user", "list"], None));
+    assert!(list.contains("approver@/subscriptions/s1") && list.contains("admin"), "{list}");
+    ok(&attest(&pool, &["user", "revoke", "alice", "approver", "--scope", "/subscriptions/s1"], None));
+    ok(&attest(&pool, &["user", "passwd", "alice", "--password-stdin"], Some("another long password\n")));
+    ok(&attest(&pool, &["user", "disable", "bob"], None));
+    let list = ok(&attest(&pool, &["user", "list"], None));
+    assert!(list.lines().any(|l| l.starts_with("bob") && l.contains("disabled")), "{list}");
+    ok(&attest(&pool, &["user", "enable", "bob"], None));
+
+    let token = ok(&attest(&pool, &["token", "create", "alice", "--label", "ci"], None)).trim().to_string();
+    assert!(token.starts_with("attest_"), "{token}");
+    let principal = attest_core::tokens::authenticate(&pool, &secrecy::SecretString::from(token)).await.unwrap();
+    assert_eq!(principal.unwrap().name, "alice");
+
+    let actors: Vec<(String, String)> =
+        sqlx::query_as("select actor, action from audit_log order by seq").fetch_all(&pool).await.unwrap();
+    assert!(actors.iter().all(|(actor, _)| actor == "cli:tester"), "{actors:?}");
+    let actions: Vec<&str> = actors.iter().map(|(_, a)| a.as_str()).collect();
+    for want in
+        ["user.create", "role.grant", "role.revoke", "user.password", "user.disable", "user.enable", "token.create"]
+    {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn audit_verify_exits_zero_when_intact_and_one_naming_the_broken_entry(pool: PgPool) {
+    for name in ["a", "b", "c"] {
+        ok(&attest(&pool, &["user", "add", name], None));
+    }
+    let out = ok(&attest(&pool, &["audit", "verify"], None));
+    assert!(out.contains("intact: 3 entries"), "{out}");
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("alter table audit_log disable trigger user").execute(&mut *tx).await.unwrap();
+    sqlx::query("update audit_log set object = 'user:mallory' where seq = 2").execute(&mut *tx).await.unwrap();
+    sqlx::query("alter table audit_log enable trigger user").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let broken = attest(&pool, &["audit", "verify"], None);
+    assert_eq!(broken.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(out.contains("BROKEN at entry 2"), "{out}");
+}
+
+#[tokio::test]
+async fn the_embedded_database_starts_keeps_its_data_and_stops_with_the_server() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("attest-embedded-{}", uuid::Uuid::new_v4()));
+    let env = [
+        ("ATTEST_DATA_DIR", dir.display().to_string()),
+        ("ATTEST_ADMIN_PASSWORD", "embedded admin password".to_string()),
+    ];
+    let server = spawn::Binary::start(&env)?;
+    server.wait_line("First start: created the admin account `admin`")?;
+    let ready = reqwest::get(format!("{}/readyz", server.base)).await?;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert!(dir.join("pgdata/postmaster.pid").exists(), "the cluster runs while the server does");
+    assert!(server.terminate()?.success());
+    assert!(!dir.join("pgdata/postmaster.pid").exists(), "the cluster stops when the server exits");
+
+    // Second start: same data, so no new admin, and nothing to initialise.
+    let server = spawn::Binary::start(&env)?;
+    server.wait_line("Sign in with your account")?;
+    assert!(server.terminate()?.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
