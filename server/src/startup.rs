@@ -82,13 +82,21 @@ pub async fn serve(
     config: Arc<Config>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let maintenance = tokio::spawn(maintenance(pool.clone()));
+    // Aborted when serving ends or this future is dropped, so no task
+    // outlives the server holding the pool.
+    let _maintenance = AbortOnDrop(tokio::spawn(maintenance(pool.clone())));
     let app = router(pool, config);
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await;
-    maintenance.abort();
-    result
+        .await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Periodic housekeeping: expired sessions and old sign-in failures.
