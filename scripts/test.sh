@@ -10,13 +10,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "clippy: app (ssr)"
-cargo clippy --release -p app --features ssr -- -D warnings
+# app with `ssr` is checked together with the crates that use it (one pass,
+# one feature resolution); app with `hydrate` separately, for wasm32.
+step "clippy: app (ssr), core, server, tests"
+cargo clippy --release -p app -p attest-core -p server -p tests --all-targets --features app/ssr -- -D warnings
 step "clippy: app (hydrate, wasm32)"
 cargo clippy --profile wasm-release -p app --no-default-features --features hydrate \
   --target wasm32-unknown-unknown -- -D warnings
-step "clippy: core, server, tests"
-cargo clippy --release -p attest-core -p server -p tests --all-targets -- -D warnings
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
   step "starting the embedded PostgreSQL for tests (target/test-pg)"
