@@ -11,6 +11,7 @@ pub mod password;
 pub mod principal;
 pub mod role;
 pub mod signin;
+pub mod snapshot;
 pub mod tokens;
 pub mod users;
 
