@@ -70,6 +70,10 @@ pub fn core(err: CoreError) -> AppError {
         CoreError::NotFound { what } => AppError::NotFound(what),
         CoreError::Conflict(why) => AppError::Conflict(why),
         CoreError::Invalid { field, message } => AppError::Invalid { field: field.into(), message },
+        CoreError::InvalidAt { path, message } => AppError::Invalid { field: path, message },
+        CoreError::TooLarge { limit } => {
+            AppError::Invalid { field: "file".into(), message: format!("larger than the limit of {limit} bytes") }
+        }
         CoreError::Forbidden(_) => AppError::Forbidden,
         CoreError::Throttled { retry_after_secs } => AppError::Throttled { retry_after_secs },
         CoreError::Database(e) => {

@@ -12,6 +12,11 @@ pub enum CoreError {
     Conflict(String),
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
+    /// Input that does not have the expected shape, with where in it.
+    #[error("{path}: {message}")]
+    InvalidAt { path: String, message: String },
+    #[error("too large: the limit is {limit} bytes")]
+    TooLarge { limit: usize },
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]

@@ -42,6 +42,11 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import a snapshot file (JSON, or gzip-compressed JSON).
+    Import {
+        /// The snapshot file.
+        file: PathBuf,
+    },
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -168,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(cmd) => db(cmd, &config).await,
         other => {
             let db = database::open(&config).await?;
-            let code = admin(other, &db.pool).await;
+            let code = admin(other, &db.pool, &config).await;
             db.pool.close().await;
             drop(db.embedded);
             code
@@ -232,6 +237,35 @@ async fn db(cmd: DbCommand, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, actor: &str) -> anyhow::Result<()> {
+    use attest_core::snapshot::{decode, store};
+    let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+    if size > config.import_limit_bytes as u64 {
+        bail!("{}: {size} bytes is over the import limit of {} bytes", file.display(), config.import_limit_bytes);
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let snapshot = decode::decode(&bytes, config.import_limit_bytes).with_context(|| format!("{}", file.display()))?;
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &snapshot, store::Source::Import, actor).await?;
+    tx.commit().await?;
+    if stored.created {
+        println!(
+            "stored snapshot {}: {} resources, {} new documents{}",
+            stored.id,
+            stored.resources,
+            stored.new_documents,
+            if snapshot.is_partial() {
+                format!(" (partial: {} collection errors)", snapshot.errors.len())
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        println!("already stored as snapshot {}; nothing written", stored.id);
+    }
+    Ok(())
+}
+
 /// A password from stdin, a prompt, or generated (then printed once).
 fn obtain_password(from_stdin: bool) -> anyhow::Result<(SecretString, bool)> {
     if from_stdin {
@@ -261,7 +295,7 @@ fn scope(raw: Option<&str>) -> anyhow::Result<Option<Scope>> {
     Ok(raw.map(Scope::parse).transpose()?)
 }
 
-async fn admin(cmd: Command, pool: &sqlx::PgPool) -> anyhow::Result<ExitCode> {
+async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<ExitCode> {
     let actor = cli_actor();
     match cmd {
         Command::Migrate => println!("migrations are up to date"),
@@ -355,6 +389,7 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool) -> anyhow::Result<ExitCode> {
                 println!("revoked token {id}");
             }
         },
+        Command::Import { file } => import(pool, config, &file, &actor).await?,
         Command::Audit(AuditCommand::Verify) => match audit::verify(pool).await? {
             audit::Verification::Intact { entries, head } => {
                 println!("audit log intact: {entries} entries; head {}", head.as_deref().unwrap_or("(empty)"));

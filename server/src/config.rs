@@ -35,8 +35,10 @@ pub struct Config {
     pub session_absolute_hours: u64,
     /// Requests taking longer are answered 408.
     pub request_timeout_secs: u64,
-    /// Largest accepted request body.
+    /// Largest accepted request body (pages, forms, server functions).
     pub body_limit_bytes: usize,
+    /// Largest accepted snapshot file, compressed or not (upload, API, `attest import`).
+    pub import_limit_bytes: usize,
     /// Take the client address from the last X-Forwarded-For hop (only behind
     /// a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
@@ -58,6 +60,7 @@ impl Default for Config {
             session_absolute_hours: 12,
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
+            import_limit_bytes: 512 * 1024 * 1024,
             trust_forwarded_for: false,
             db_max_connections: 10,
         }
@@ -89,7 +92,7 @@ impl Config {
     }
 
     /// The keys a file or `ATTEST_*` variable may set.
-    pub const FIELDS: [&'static str; 13] = [
+    pub const FIELDS: [&'static str; 14] = [
         "listen",
         "database_url",
         "data_dir",
@@ -101,6 +104,7 @@ impl Config {
         "session_absolute_hours",
         "request_timeout_secs",
         "body_limit_bytes",
+        "import_limit_bytes",
         "trust_forwarded_for",
         "db_max_connections",
     ];

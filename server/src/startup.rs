@@ -10,7 +10,6 @@ use std::{sync::Arc, time::Duration};
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -58,7 +57,7 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         .layer(middleware::from_fn(http::csrf::protect))
         .layer(middleware::from_fn(move |req, next| http::security::headers(https, req, next)))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), http::limits::body_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.request_timeout_secs),

@@ -4,4 +4,5 @@
 
 pub mod accounts;
 pub mod browser;
+pub mod fixtures;
 pub mod spawn;

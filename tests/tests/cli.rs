@@ -116,3 +116,23 @@ async fn the_embedded_database_starts_keeps_its_data_and_stops_with_the_server()
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn attest_import_stores_a_file_once(pool: PgPool) {
+    let dir = std::env::temp_dir().join(format!("attest-import-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("snapshot.json");
+    std::fs::write(&file, serde_json::to_vec(&tests::fixtures::example_snapshot()).unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+    let out = ok(&attest(&pool, &["import", path], None));
+    assert!(out.starts_with("stored snapshot "), "{out}");
+    let out = ok(&attest(&pool, &["import", path], None));
+    assert!(out.starts_with("already stored as snapshot "), "{out}");
+
+    std::fs::write(&file, b"{\"schema_version\": 1, \"scope\": 3}").unwrap();
+    let bad = attest(&pool, &["import", path], None);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("scope") && err.contains("line 1"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

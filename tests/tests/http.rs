@@ -223,3 +223,44 @@ async fn oversized_bodies_are_refused_and_probes_answer(pool: PgPool) {
     assert_eq!(Client::new().get(format!("{}/healthz", app.base)).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(Client::new().get(format!("{}/readyz", app.base)).send().await.unwrap().status(), StatusCode::OK);
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn snapshots_import_over_the_api_once_with_errors_that_name_the_field(pool: PgPool) {
+    accounts::user(&pool, "robot", &[Role::Admin]).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let (_, token) = tokens::create(&mut tx, "test", &UserName::parse("robot").unwrap(), "ci").await.unwrap();
+    tx.commit().await.unwrap();
+    let app = spawn::in_process(pool.clone(), |c| c.import_limit_bytes = 64 * 1024).await.unwrap();
+    let url = format!("{}/api/v1/snapshots", app.base);
+    let post = |body: Vec<u8>| Client::new().post(&url).bearer_auth(token.expose_secret()).body(body).send();
+    let file = serde_json::to_vec(&tests::fixtures::example_snapshot()).unwrap();
+
+    let res = post(gzip(&file)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let first: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(first["stored"], true);
+
+    let res = post(file.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the same snapshot, uncompressed, is recognised");
+    let second: serde_json::Value = res.json().await.unwrap();
+    assert_eq!((second["id"].clone(), second["stored"].clone()), (first["id"].clone(), false.into()));
+
+    let broken = String::from_utf8(file.clone()).unwrap().replacen("\"collector\":\"test\"", "\"collector\":false", 1);
+    let res = post(broken.into_bytes()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["path"], "collector", "{err}");
+    assert!(err["error"].as_str().unwrap().contains("line 1"), "{err}");
+
+    let res = post(vec![b' '; 100 * 1024]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let count: i64 = sqlx::query_scalar("select count(*) from snapshots").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 1);
+}

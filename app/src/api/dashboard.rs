@@ -14,7 +14,8 @@ pub async fn dashboard_summary() -> Result<PortalSummary, AppError> {
              (select count(*) from users where disabled_at is not null) as "disabled!",
              (select count(*) from api_tokens where revoked_at is null) as "tokens!",
              (select coalesce(max(seq), 0) from audit_log) as "audit!",
-             (select max(at) from audit_log) as last_audit"#
+             (select max(at) from audit_log) as last_audit,
+             (select count(*) from snapshots) as "snapshots!""#
     )
     .fetch_one(&pool)
     .await?;
@@ -24,7 +25,6 @@ pub async fn dashboard_summary() -> Result<PortalSummary, AppError> {
         active_tokens: counts.tokens,
         audit_entries: counts.audit,
         last_audit_at: counts.last_audit.map(fmt_time),
-        // Snapshots are not stored yet: scanning and import come next.
-        snapshots: 0,
+        snapshots: counts.snapshots,
     })
 }

@@ -25,7 +25,10 @@ pub fn Dashboard() -> impl IntoView {
                                         <p class="muted">"Compliance figures appear here once a scan or an uploaded snapshot is stored."</p>
                                     }.into_any()
                                 } else {
-                                    view! { <p>{format!("{} snapshots stored.", s.snapshots)}</p> }.into_any()
+                                    view! {
+                                        <p>{format!("{} snapshot{} stored.", s.snapshots, if s.snapshots == 1 { "" } else { "s" })}</p>
+                                        <p class="muted">"Findings appear here once controls are evaluated against them."</p>
+                                    }.into_any()
                                 }}
                             </section>
                             <section class="cards" aria-label="Portal">

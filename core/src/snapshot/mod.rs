@@ -4,6 +4,8 @@
 //! collected is recorded, so a partial scan says so.
 
 pub mod arm;
+pub mod decode;
+pub mod store;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

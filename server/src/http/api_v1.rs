@@ -2,32 +2,113 @@
 
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
+use attest_core::{
+    snapshot::{decode, store},
+    CoreError, Principal, Role,
+};
 use axum::{
+    body::Body,
+    extract::State,
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Extension, Json, Router,
 };
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me)).fallback(not_found)
+    Router::new().route("/me", get(me)).route("/snapshots", post(import_snapshot)).fallback(not_found)
+}
+
+fn error(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    res
+}
+
+/// Why a caller was turned away.
+enum Denied {
+    Unauthorized,
+    Forbidden,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Unauthorized => {
+                error(StatusCode::UNAUTHORIZED, json!({"error": "sign in or send Authorization: Bearer TOKEN"}))
+            }
+            Denied::Forbidden => error(StatusCode::FORBIDDEN, json!({"error": "your roles do not allow this"})),
+        }
+    }
+}
+
+/// The caller, if they hold one of `roles` (any signed-in caller when empty).
+fn require(principal: Option<Principal>, roles: &[Role]) -> Result<Principal, Denied> {
+    match principal {
+        None => Err(Denied::Unauthorized),
+        Some(p) if roles.is_empty() || p.has_any(roles) => Ok(p),
+        Some(_) => Err(Denied::Forbidden),
+    }
 }
 
 /// The caller's identity and roles: the simplest check that a token works.
 async fn me(Extension(CurrentPrincipal(principal)): Extension<CurrentPrincipal>) -> Response {
-    match principal {
-        Some(p) => Json(json!({"name": p.name, "grants": p.grants})).into_response(),
-        None => {
-            let mut res =
-                (StatusCode::UNAUTHORIZED, Json(json!({"error": "sign in or send Authorization: Bearer TOKEN"})))
-                    .into_response();
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            res
+    match require(principal, &[]) {
+        Ok(p) => Json(json!({"name": p.name, "grants": p.grants})).into_response(),
+        Err(denied) => denied.into_response(),
+    }
+}
+
+/// Imports a snapshot file (JSON, or gzip): 201 when stored, 200 when the
+/// same snapshot was already stored, 422 naming the field that is wrong.
+async fn import_snapshot(
+    State(state): State<AppState>,
+    Extension(CurrentPrincipal(principal)): Extension<CurrentPrincipal>,
+    body: Body,
+) -> Response {
+    let principal = match require(principal, &[Role::Admin]) {
+        Ok(p) => p,
+        Err(denied) => return denied.into_response(),
+    };
+    let limit = state.config.import_limit_bytes;
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("larger than {limit} bytes")})),
+    };
+    let outcome = async {
+        let snapshot = decode::decode(&bytes, limit)?;
+        let mut tx = state.pool.begin().await?;
+        let stored = store::insert(&mut tx, &snapshot, store::Source::Api, &principal.name).await?;
+        tx.commit().await?;
+        Ok::<_, CoreError>(stored)
+    };
+    match outcome.await {
+        Ok(stored) if stored.created => (
+            StatusCode::CREATED,
+            Json(json!({"id": stored.id, "stored": true, "resources": stored.resources, "new_documents": stored.new_documents})),
+        )
+            .into_response(),
+        Ok(stored) => (
+            StatusCode::OK,
+            Json(json!({"id": stored.id, "stored": false, "message": "identical to a stored snapshot; nothing written"})),
+        )
+            .into_response(),
+        Err(CoreError::TooLarge { limit }) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("larger than {limit} bytes")}))
+        }
+        Err(CoreError::InvalidAt { path, message }) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message, "path": path}))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "importing a snapshot");
+            error(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; it has been logged"}))
         }
     }
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"error": "no such API endpoint"}))).into_response()
+    error(StatusCode::NOT_FOUND, json!({"error": "no such API endpoint"}))
 }

@@ -5,4 +5,5 @@ pub mod api_v1;
 pub mod auth;
 pub mod csrf;
 pub mod health;
+pub mod limits;
 pub mod security;

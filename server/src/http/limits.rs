@@ -1,0 +1,30 @@
+//! Request body limits: small for pages, forms and server functions; large
+//! for snapshot uploads. A declared length over the limit is refused at
+//! once (413); a body without one is cut off at the limit.
+
+use crate::AppState;
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+/// Paths that accept snapshot files.
+pub fn is_upload(path: &str) -> bool {
+    path == "/api/v1/snapshots"
+}
+
+pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit =
+        if is_upload(req.uri().path()) { state.config.import_limit_bytes } else { state.config.body_limit_bytes };
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {limit} bytes")).into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
+}

@@ -1,0 +1,58 @@
+//! Snapshots built from Microsoft's example payloads in ../shared/fixtures.
+
+use attest_core::snapshot::{AccountRecord, ScanScope, Snapshot, SCHEMA_VERSION};
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub fn root() -> PathBuf {
+    std::env::var_os("ATTEST_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+}
+
+/// The 200 response body of an ARM example file.
+pub fn body(file: &str) -> Value {
+    let path = root().join("arm").join(file);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+    doc["responses"]["200"]["body"].clone()
+}
+
+pub fn items(file: &str) -> Vec<Value> {
+    body(file)["value"].as_array().cloned().unwrap_or_default()
+}
+
+/// Microsoft's example account (made an OpenAI account) with its example
+/// deployments, content filter, private endpoint, diagnostic setting, role
+/// assignment and policy documents.
+pub fn example_snapshot() -> Snapshot {
+    let mut account = body("cognitiveservices-accounts/GetAccount.2026-09-01.json");
+    account["kind"] = "OpenAI".into();
+    Snapshot {
+        schema_version: SCHEMA_VERSION,
+        scope: ScanScope {
+            tenant_id: None,
+            subscriptions: vec!["00000000-1111-2222-3333-444444444444".into()],
+            arm_endpoint: "https://management.azure.com".into(),
+        },
+        started_at: time::macros::datetime!(2026-11-21 10:00 UTC),
+        finished_at: time::macros::datetime!(2026-11-21 10:05 UTC),
+        collector: "test".into(),
+        subscriptions: items("resources/GetSubscriptions.2022-12-01.json"),
+        accounts: vec![AccountRecord {
+            account,
+            deployments: items("cognitiveservices-deployments/ListDeployments.2026-09-01.json"),
+            rai_policies: vec![body("cognitiveservices-rai/GetRaiPolicy.2026-09-01.json")],
+            rai_blocklists: vec![],
+            private_endpoint_connections: items(
+                "cognitiveservices-privateendpoints/ListPrivateEndpointConnections.2026-09-01.json",
+            ),
+            diagnostic_settings: items("insights-diagnosticsettings/listDiagnosticSettings.2021-05-01-preview.json"),
+            usage: vec![],
+        }],
+        role_assignments: items("authorization-rbac/RoleAssignments_ListForScope.2022-04-01.json"),
+        role_definitions: vec![body("authorization-rbac/GetRoleDefinitionById.2022-04-01.json")],
+        policy_assignments: items("policy/listPolicyAssignments.2025-03-01.json"),
+        policy_exemptions: vec![body("policy/getPolicyExemption.2022-07-01-preview.json")],
+        errors: vec![],
+    }
+}

@@ -1,0 +1,117 @@
+//! Storing snapshots in a real PostgreSQL: built from Microsoft's example
+//! payloads, stored once, unchanged documents shared, immutable, audited.
+
+use attest_core::{
+    audit,
+    snapshot::{
+        store::{self, Source},
+        CollectionError, Snapshot,
+    },
+    CoreError,
+};
+use sqlx::PgPool;
+use tests::fixtures;
+use time::macros::datetime;
+
+fn example() -> Snapshot {
+    fixtures::example_snapshot()
+}
+
+async fn store(pool: &PgPool, s: &Snapshot) -> Result<store::Stored, CoreError> {
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, s, Source::Import, "tester").await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn rows(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_same_snapshot_is_stored_once_and_the_second_import_says_so(pool: PgPool) {
+    let s = example();
+    let first = store(&pool, &s).await.unwrap();
+    assert!(first.created);
+    assert_eq!(first.resources, 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1, "subscriptions, account, children, estate-wide");
+    assert_eq!(first.new_documents as usize, first.resources);
+    let again = store(&pool, &s).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert!(!again.created);
+    assert_eq!(rows(&pool, "snapshots").await, 1);
+    let log = audit::list(&pool, &audit::Filter { action_prefix: Some("snapshot.".into()), ..Default::default() }, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].details["stored"], false);
+    assert_eq!(log[1].details["stored"], true);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unchanged_resource_is_stored_once_across_snapshots(pool: PgPool) {
+    let first = example();
+    store(&pool, &first).await.unwrap();
+    let mut second = example();
+    second.started_at = datetime!(2026-11-22 10:00 UTC);
+    second.finished_at = datetime!(2026-11-22 10:05 UTC);
+    second.accounts[0].deployments[0]["sku"]["capacity"] = 50.into();
+    let stored = store(&pool, &second).await.unwrap();
+    assert!(stored.created);
+    assert_eq!(stored.new_documents, 1, "only the changed deployment is a new document");
+    assert_eq!(rows(&pool, "snapshots").await, 2);
+    assert_eq!(rows(&pool, "documents").await as usize, stored.resources + 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_import_leaves_nothing_behind(pool: PgPool) {
+    let mut s = example();
+    let dup = s.accounts[0].deployments[0].clone();
+    s.accounts[0].deployments.push(dup);
+    match store(&pool, &s).await {
+        Err(CoreError::InvalidAt { path, message }) => {
+            assert_eq!(path, "accounts[0].deployments[1]");
+            assert!(message.contains("duplicate deployment"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut s = example();
+    s.role_assignments[0].as_object_mut().unwrap().remove("id");
+    assert!(
+        matches!(store(&pool, &s).await, Err(CoreError::InvalidAt { path, .. }) if path == "role_assignments[0].id")
+    );
+    for table in ["snapshots", "snapshot_resources", "documents", "audit_log"] {
+        assert_eq!(rows(&pool, table).await, 0, "{table}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn stored_snapshots_are_immutable(pool: PgPool) {
+    store(&pool, &example()).await.unwrap();
+    for sql in [
+        "update snapshots set collector = 'forged'",
+        "delete from snapshot_resources",
+        "update documents set body = '{}'",
+        "delete from snapshots",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.expect_err(sql);
+        assert!(err.to_string().contains("immutable"), "{sql}: {err}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_partial_snapshot_is_listed_as_partial(pool: PgPool) {
+    let mut s = example();
+    s.errors.push(CollectionError {
+        scope: "/subscriptions/00000000-1111-2222-3333-444444444444".into(),
+        request:
+            "GET /subscriptions/00000000-1111-2222-3333-444444444444/providers/Microsoft.Authorization/roleAssignments"
+                .into(),
+        status: Some(403),
+        message: "AuthorizationFailed".into(),
+    });
+    store(&pool, &s).await.unwrap();
+    let [summary] = &store::list(&pool, 10).await.unwrap()[..] else { panic!() };
+    assert!(summary.partial);
+    assert_eq!((summary.account_count, summary.deployment_count, summary.role_assignment_count), (1, 1, 1));
+    assert_eq!(summary.scope_key, "https://management.azure.com|00000000-1111-2222-3333-444444444444");
+}
