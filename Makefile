@@ -11,8 +11,10 @@ LISTEN ?= 127.0.0.1:3000
 
 .PHONY: run test setup setup-test site server build sqlx-prepare clean-site
 
-## Build everything and serve the portal at http://$(LISTEN) (embedded PostgreSQL unless DATABASE_URL is set).
+## Build everything and serve the portal at http://$(LISTEN) (embedded PostgreSQL unless DATABASE_URL is set),
+## seeded with a small demo estate when it holds no snapshot yet.
 run: setup build
+	./target/release/attest demo --accounts 12 --seed 42 --if-empty
 	./target/release/attest serve --listen $(LISTEN)
 
 ## Formatting, clippy (every feature set), unit, database and browser tests.

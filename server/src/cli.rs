@@ -42,6 +42,21 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Generate a deterministic synthetic estate: into the database, or to a file.
+    Demo {
+        /// Number of OpenAI / AIServices accounts.
+        #[arg(long, default_value_t = 12)]
+        accounts: usize,
+        /// The same seed gives the same estate.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the snapshot here (gzip when the name ends in .gz) instead of storing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Store it only if the database holds no snapshot yet (what `make run` does).
+        #[arg(long)]
+        if_empty: bool,
+    },
     /// Import a snapshot file (JSON, or gzip-compressed JSON).
     Import {
         /// The snapshot file.
@@ -171,6 +186,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(cmd) => db(cmd, &config).await,
+        Command::Demo { accounts, seed, out: Some(out), .. } => {
+            write_snapshot(&attest_core::snapshot::demo::generate(accounts, seed), &out)?;
+            println!("wrote a demo estate of {accounts} accounts (seed {seed}) to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         other => {
             let db = database::open(&config).await?;
             let code = admin(other, &db.pool, &config).await;
@@ -235,6 +255,22 @@ async fn db(cmd: DbCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a snapshot as JSON, gzip-compressed when the name ends in `.gz`.
+fn write_snapshot(snapshot: &attest_core::snapshot::Snapshot, out: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut buffered = std::io::BufWriter::new(file);
+    if out.extension().is_some_and(|e| e == "gz") {
+        let mut gz = flate2::write::GzEncoder::new(&mut buffered, flate2::Compression::default());
+        serde_json::to_writer(&mut gz, snapshot)?;
+        gz.finish()?;
+    } else {
+        serde_json::to_writer(&mut buffered, snapshot)?;
+    }
+    buffered.flush().with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
 }
 
 async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, actor: &str) -> anyhow::Result<()> {
@@ -390,6 +426,21 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
             }
         },
         Command::Import { file } => import(pool, config, &file, &actor).await?,
+        Command::Demo { accounts, seed, if_empty, .. } => {
+            use attest_core::snapshot::{demo, store};
+            if if_empty && store::count(pool).await? > 0 {
+                println!("snapshots are already stored; no demo estate added");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let snapshot = demo::generate(accounts, seed);
+            let mut tx = pool.begin().await?;
+            let stored = store::insert(&mut tx, &snapshot, store::Source::Demo, &actor).await?;
+            tx.commit().await?;
+            match stored.created {
+                true => println!("stored a demo estate of {accounts} accounts (seed {seed}) as snapshot {}", stored.id),
+                false => println!("this demo estate is already stored as snapshot {}", stored.id),
+            }
+        }
         Command::Audit(AuditCommand::Verify) => match audit::verify(pool).await? {
             audit::Verification::Intact { entries, head } => {
                 println!("audit log intact: {entries} entries; head {}", head.as_deref().unwrap_or("(empty)"));

@@ -136,3 +136,24 @@ async fn attest_import_stores_a_file_once(pool: PgPool) {
     assert!(err.contains("scope") && err.contains("line 1"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn attest_demo_seeds_an_empty_database_once_and_writes_files(pool: PgPool) {
+    let out = ok(&attest(&pool, &["demo", "--accounts", "5", "--seed", "9", "--if-empty"], None));
+    assert!(out.starts_with("stored a demo estate of 5 accounts"), "{out}");
+    let out = ok(&attest(&pool, &["demo", "--accounts", "5", "--seed", "9", "--if-empty"], None));
+    assert!(out.contains("already stored; no demo estate added"), "{out}");
+    let (accounts, source): (i32, String) =
+        sqlx::query_as("select account_count, source from snapshots").fetch_one(&pool).await.unwrap();
+    assert_eq!((accounts, source.as_str()), (5, "demo"));
+
+    // The file form round-trips through import, and is recognised as the same snapshot.
+    let dir = std::env::temp_dir().join(format!("attest-demo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("estate.json.gz");
+    ok(&attest(&pool, &["demo", "--accounts", "5", "--seed", "9", "--out", file.to_str().unwrap()], None));
+    assert_eq!(&std::fs::read(&file).unwrap()[..2], &[0x1f, 0x8b], "gzip when the name ends in .gz");
+    let out = ok(&attest(&pool, &["import", file.to_str().unwrap()], None));
+    assert!(out.starts_with("already stored as snapshot"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

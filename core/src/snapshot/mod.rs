@@ -4,7 +4,9 @@
 //! collected is recorded, so a partial scan says so.
 
 pub mod arm;
+pub mod builtin_roles;
 pub mod decode;
+pub mod demo;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
