@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/signin") view=pages::signin::SignIn ssr=SsrMode::Async/>
                 <Route path=path!("/") view=pages::dashboard::Dashboard ssr=SsrMode::Async/>
+                <Route path=path!("/snapshots") view=pages::snapshots::Snapshots ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users/:name") view=pages::user::UserDetail ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::audit::AuditLog ssr=SsrMode::Async/>

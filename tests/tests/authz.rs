@@ -64,6 +64,7 @@ fn matrix(who: Who, token_id: &str) -> Vec<Rule> {
     let me = who.user().unwrap_or("anonymous");
     vec![
         page("/", SIGNED_IN),
+        page("/snapshots", SIGNED_IN),
         page("/admin/users", ADMIN),
         page("/admin/users/target", ADMIN),
         page("/admin/audit", AUDIT_READERS),
@@ -86,6 +87,7 @@ fn matrix(who: Who, token_id: &str) -> Vec<Rule> {
         },
         call("/api/fn/session/sign-out", "", SIGNED_IN),
         call("/api/fn/dashboard/summary", "", SIGNED_IN),
+        call("/api/fn/snapshots/list", "", SIGNED_IN),
         call(
             "/api/fn/audit/list",
             "query[actor]=&query[action]=&query[object]=&query[since]=&query[until]=",

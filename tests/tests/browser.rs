@@ -83,3 +83,23 @@ async fn an_admin_creates_a_user_and_grants_a_role(pool: PgPool) -> anyhow::Resu
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_viewer_sees_the_stored_snapshots(pool: PgPool) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let demo = attest_core::snapshot::demo::generate(4, 5);
+    attest_core::snapshot::store::insert(&mut tx, &demo, attest_core::snapshot::store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "vera", &[Role::Viewer]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "vera", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.wait_text("[data-testid='estate-status']", "1 snapshot stored").await?;
+    b.click("nav.mainnav a[href='/snapshots']").await?;
+    b.wait_path("/snapshots").await?;
+    let table = b.wait_text("table[data-testid='snapshots-table']", "3 subscriptions on management.azure.com").await?;
+    assert!(table.contains("demo") && table.contains("complete"), "{table}");
+    b.client.clone().close().await?;
+    Ok(())
+}

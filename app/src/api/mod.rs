@@ -6,3 +6,4 @@ pub mod admin;
 pub mod audit;
 pub mod dashboard;
 pub mod session;
+pub mod snapshots;

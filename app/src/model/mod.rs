@@ -113,3 +113,18 @@ pub struct PortalSummary {
     pub last_audit_at: Option<String>,
     pub snapshots: i64,
 }
+
+/// A stored snapshot, as the snapshots list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRow {
+    pub id: String,
+    pub source: String,
+    pub scope: String,
+    pub finished_at: String,
+    pub imported_at: String,
+    pub imported_by: String,
+    pub partial: bool,
+    pub accounts: i32,
+    pub deployments: i32,
+    pub role_assignments: i32,
+}

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod dashboard;
 pub mod not_found;
 pub mod signin;
+pub mod snapshots;
 pub mod user;
 pub mod users;
