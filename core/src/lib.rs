@@ -12,6 +12,7 @@ pub mod principal;
 pub mod role;
 pub mod signin;
 pub mod snapshot;
+pub mod testing;
 pub mod tokens;
 pub mod users;
 

@@ -7,9 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
-    std::env::var_os("ATTEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+    attest_core::testing::fixtures_dir()
 }
 
 /// The resource documents in an example file: each response body (or the

@@ -171,7 +171,13 @@ fn init_tracing() {
 
 /// Who the audit log names for command-line actions.
 fn cli_actor() -> String {
-    format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
+    let from_env = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().filter(|u| !u.is_empty());
+    let name = from_env.or_else(|| {
+        let out = std::process::Command::new("id").arg("-un").output().ok()?;
+        let name = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (!name.is_empty()).then_some(name)
+    });
+    format!("cli:{}", name.unwrap_or_else(|| "unknown".into()))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -5,9 +5,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub fn root() -> PathBuf {
-    std::env::var_os("ATTEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+    attest_core::testing::fixtures_dir()
 }
 
 /// The 200 response body of an ARM example file.

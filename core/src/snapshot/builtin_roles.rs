@@ -60,9 +60,7 @@ mod tests {
 
     #[test]
     fn the_embedded_roles_equal_the_shared_fixtures() {
-        let root = std::env::var_os("ATTEST_FIXTURES")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+        let root = crate::testing::fixtures_dir();
         for (stem, text) in docs() {
             let fixture = std::fs::read_to_string(root.join("roles").join(format!("{stem}.json"))).unwrap();
             assert_eq!(fixture, text, "{stem} drifted from the fixture");
