@@ -50,3 +50,13 @@ pub fn action_outcome<T: Clone + Send + Sync + 'static>(
         None => ().into_any(),
     }
 }
+
+/// A two-state badge: green for the good state, red for the other.
+#[component]
+pub fn StateBadge(good: bool, good_text: &'static str, bad_text: &'static str) -> impl IntoView {
+    if good {
+        view! { <span class="badge badge-good">{good_text}</span> }
+    } else {
+        view! { <span class="badge badge-bad">{bad_text}</span> }
+    }
+}

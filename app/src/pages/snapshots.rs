@@ -3,7 +3,10 @@
 
 use crate::{
     api::snapshots::list_snapshots,
-    components::{layout::Layout, notice::ErrorPanel},
+    components::{
+        layout::Layout,
+        notice::{ErrorPanel, StateBadge},
+    },
 };
 use leptos::prelude::*;
 
@@ -37,11 +40,7 @@ pub fn Snapshots() -> impl IntoView {
                                             <td>{s.accounts}</td>
                                             <td>{s.deployments}</td>
                                             <td>{s.role_assignments}</td>
-                                            <td>{if s.partial {
-                                                view! { <span class="badge badge-bad">"partial"</span> }
-                                            } else {
-                                                view! { <span class="badge badge-good">"complete"</span> }
-                                            }}</td>
+                                            <td><StateBadge good=!s.partial good_text="complete" bad_text="partial"/></td>
                                             <td class="muted">{format!("{} by {}", s.imported_at, s.imported_by)}</td>
                                         </tr>
                                     }).collect_view()}

@@ -6,7 +6,7 @@ use crate::{
     },
     components::{
         layout::Layout,
-        notice::{action_outcome, ErrorPanel, FormError, SecretOnce},
+        notice::{action_outcome, ErrorPanel, FormError, SecretOnce, StateBadge},
     },
     model::ROLES,
 };
@@ -44,7 +44,7 @@ pub fn UserDetail() -> impl IntoView {
                     let disabled = u.disabled;
                     view! {
                         <h1>{u.name.clone()}
-                            {if disabled { view! { <span class="badge badge-bad">"disabled"</span> } } else { view! { <span class="badge badge-good">"active"</span> } }}
+                            <StateBadge good=!disabled good_text="active" bad_text="disabled"/>
                         </h1>
                         <p class="muted">{format!("Created {}", u.created_at)}</p>
 

@@ -4,7 +4,7 @@ use crate::{
     api::admin::{list_users, CreateUser},
     components::{
         layout::Layout,
-        notice::{ErrorPanel, FormError, SecretOnce},
+        notice::{ErrorPanel, FormError, SecretOnce, StateBadge},
     },
 };
 use leptos::prelude::*;
@@ -31,7 +31,7 @@ pub fn Users() -> impl IntoView {
                                             <tr>
                                                 <td><a href=href>{u.name.clone()}</a></td>
                                                 <td>{if roles.is_empty() { "—".to_string() } else { roles }}</td>
-                                                <td>{if u.disabled { view! { <span class="badge badge-bad">"disabled"</span> } } else { view! { <span class="badge badge-good">"active"</span> } }}</td>
+                                                <td><StateBadge good=!u.disabled good_text="active" bad_text="disabled"/></td>
                                                 <td>{u.created_at}</td>
                                             </tr>
                                         }
