@@ -103,21 +103,24 @@ pub async fn principal(pool: &PgPool, user_id: Uuid) -> CoreResult<Option<(Princ
 }
 
 pub async fn list(pool: &PgPool) -> CoreResult<Vec<UserSummary>> {
-    let mut conn = pool.acquire().await?;
     let rows =
-        sqlx::query!("select id, name, created_at, disabled_at from users order by name").fetch_all(&mut *conn).await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for r in rows {
-        let grants = grants_of(&mut conn, r.id).await?;
-        users.push(UserSummary {
+        sqlx::query!("select id, name, created_at, disabled_at from users order by name").fetch_all(pool).await?;
+    // All grants in one query, not one per user.
+    let mut grants: std::collections::HashMap<Uuid, Vec<Grant>> = std::collections::HashMap::new();
+    for g in sqlx::query!("select user_id, role, scope from user_roles order by role, scope").fetch_all(pool).await? {
+        let role = g.role.parse::<Role>().map_err(CoreError::Internal)?;
+        grants.entry(g.user_id).or_default().push(Grant { role, scope: g.scope });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| UserSummary {
+            grants: grants.remove(&r.id).unwrap_or_default(),
             id: r.id,
             name: r.name,
             created_at: r.created_at,
             disabled_at: r.disabled_at,
-            grants,
-        });
-    }
-    Ok(users)
+        })
+        .collect())
 }
 
 pub async fn get(pool: &PgPool, name: &UserName) -> CoreResult<UserSummary> {
@@ -128,6 +131,16 @@ pub async fn get(pool: &PgPool, name: &UserName) -> CoreResult<UserSummary> {
         .ok_or_else(|| CoreError::not_found(format!("user {name}")))?;
     let grants = grants_of(&mut conn, r.id).await?;
     Ok(UserSummary { id: r.id, name: r.name, created_at: r.created_at, disabled_at: r.disabled_at, grants })
+}
+
+async fn holds_admin(conn: &mut PgConnection, name: &UserName) -> CoreResult<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from user_roles r join users u on u.id = r.user_id
+                          where u.name = $1 and r.role = 'admin') as "admin!""#,
+        name.as_str()
+    )
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Refuses a change that would leave the portal without an enabled admin:
@@ -162,14 +175,8 @@ pub async fn set_disabled(tx: &mut PgConnection, actor: &str, name: &UserName, d
             if disabled { "disabled" } else { "enabled" }
         )));
     }
-    let was_admin = sqlx::query_scalar!(
-        r#"select exists (select 1 from user_roles r join users u on u.id = r.user_id
-                          where u.name = $1 and r.role = 'admin') as "admin!""#,
-        name.as_str()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if disabled && was_admin {
+    // Only disabling an admin can leave the portal without one.
+    if disabled && holds_admin(tx, name).await? {
         keep_an_admin(tx).await?;
     }
     let action = if disabled { "user.disable" } else { "user.enable" };

@@ -264,3 +264,21 @@ async fn snapshots_import_over_the_api_once_with_errors_that_name_the_field(pool
     let count: i64 = sqlx::query_scalar("select count(*) from snapshots").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_audit_page_links_to_older_entries_keeping_its_filters(pool: PgPool) {
+    accounts::user(&pool, "root", &[Role::Admin]).await.unwrap();
+    for i in 0..60 {
+        let mut tx = pool.begin().await.unwrap();
+        attest_core::audit::append(&mut tx, "a b&c", "test.event", &format!("n:{i}"), serde_json::json!({}))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    let c = client();
+    sign_in(&c, &app.base, "root", accounts::PASSWORD).await;
+    let html = c.get(format!("{}/admin/audit?actor=a+b%26c", app.base)).send().await.unwrap().text().await.unwrap();
+    let link = html.split("href=\"/admin/audit?").nth(1).expect("a link to older entries").split('"').next().unwrap();
+    assert!(link.starts_with("actor=a+b%26c&amp;before="), "{link}");
+}

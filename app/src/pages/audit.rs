@@ -67,9 +67,14 @@ pub fn AuditLog() -> impl IntoView {
                         Ok(p) => {
                             let next = p.next_before.map(|b| {
                                 let q = query();
-                                let enc = |s: &str| s.replace('%', "%25").replace('&', "%26").replace('+', "%2B").replace('#', "%23").replace(' ', "+");
-                                format!("/admin/audit?actor={}&action={}&object={}&since={}&until={}&before={b}",
-                                    enc(&q.actor), enc(&q.action), enc(&q.object), enc(&q.since), enc(&q.until))
+                                let mut url = form_urlencoded::Serializer::new(String::new());
+                                for (k, v) in [("actor", &q.actor), ("action", &q.action), ("object", &q.object), ("since", &q.since), ("until", &q.until)] {
+                                    if !v.is_empty() {
+                                        url.append_pair(k, v);
+                                    }
+                                }
+                                url.append_pair("before", &b.to_string());
+                                format!("/admin/audit?{}", url.finish())
                             });
                             view! {
                                 <table class="table" data-testid="audit-table">
