@@ -5,7 +5,13 @@
 //! Exit codes: 0 success, 1 a check failed (`audit verify` found a broken
 //! chain), 2 the command could not be carried out.
 
-use crate::{database, embedded_pg::EmbeddedPostgres, startup, Config};
+use crate::{
+    database,
+    embedded_pg::EmbeddedPostgres,
+    fake_arm,
+    scan::{self, cloud::CloudName, pacing::Budget},
+    startup, Config,
+};
 use anyhow::{bail, Context};
 use attest_core::{
     audit,
@@ -57,6 +63,10 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Scan an Azure estate through ARM into a snapshot (stored, or written with --out).
+    Scan(ScanArgs),
+    /// Serve a fake Azure Resource Manager (a demo estate) for trying `attest scan` without Azure.
+    FakeArm(FakeArmArgs),
     /// Import a snapshot file (JSON, or gzip-compressed JSON).
     Import {
         /// The snapshot file.
@@ -68,6 +78,75 @@ enum Command {
     /// Control the embedded PostgreSQL cluster (used when DATABASE_URL is unset).
     #[command(subcommand)]
     Db(DbCommand),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Scan only this subscription (repeatable); default: every subscription the credential can see.
+    #[arg(long = "subscription", value_name = "ID")]
+    subscriptions: Vec<String>,
+    /// The Azure cloud: its ARM endpoint, token audience and sign-in authority.
+    #[arg(long, value_enum, default_value = "public")]
+    cloud: CloudName,
+    /// Any other ARM base URL (Azure Stack, a proxy, `attest fake-arm`).
+    #[arg(long, value_name = "URL")]
+    arm_endpoint: Option<String>,
+    /// The token audience for --arm-endpoint (default: the endpoint itself).
+    #[arg(long, value_name = "URL")]
+    arm_audience: Option<String>,
+    /// Use the bearer token in this file instead of azure_identity's credentials.
+    #[arg(long, value_name = "PATH")]
+    access_token_file: Option<PathBuf>,
+    /// Write the snapshot here (gzip when the name ends in .gz) instead of storing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Requests in flight at once (1 to 64).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// The read budget per subscription, BURST/PER_SECOND (ARM allows 250/25).
+    #[arg(long, default_value = "250/25")]
+    read_budget: Budget,
+    /// Days of token usage to read (1 to 93, Azure Monitor's retention).
+    #[arg(long, default_value_t = 30)]
+    usage_days: u32,
+    /// Attempts per request before it is recorded as failed.
+    #[arg(long, default_value_t = 8)]
+    max_attempts: u32,
+    /// Seconds before a single request times out.
+    #[arg(long, default_value_t = 60)]
+    request_timeout: u64,
+}
+
+#[derive(clap::Args)]
+struct FakeArmArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    listen: SocketAddr,
+    /// Accounts in the generated estate.
+    #[arg(long, default_value_t = 12)]
+    accounts: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Serve this snapshot file instead of a generated estate.
+    #[arg(long, value_name = "FILE")]
+    estate: Option<PathBuf>,
+    /// Records per page of every list.
+    #[arg(long, default_value_t = 50)]
+    page_size: usize,
+    /// Start every list with an empty page (legal in ARM; clients must follow nextLink).
+    #[arg(long)]
+    empty_first_page: bool,
+    /// Require this bearer token (default: accept any).
+    #[arg(long)]
+    token: Option<String>,
+    /// Throttle reads per subscription like ARM, BURST/PER_SECOND (e.g. 250/25).
+    #[arg(long, value_name = "BUDGET")]
+    throttle: Option<fake_arm::Bucket>,
+    /// Share of requests (0 to 1) answered with a fault: 500, 503, a truncated body, or late.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -192,6 +271,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(cmd) => db(cmd, &config).await,
+        Command::FakeArm(args) => fake_arm(args).await,
+        Command::Scan(args) => {
+            let Some(report) = run_scan(&args).await? else { return Ok(ExitCode::from(2)) };
+            match &args.out {
+                Some(out) => {
+                    write_snapshot(&report.snapshot, out)?;
+                    println!("wrote the snapshot to {}", out.display());
+                }
+                None => {
+                    use attest_core::snapshot::store;
+                    let db = database::open(&config).await?;
+                    let mut tx = db.pool.begin().await?;
+                    let stored = store::insert(&mut tx, &report.snapshot, store::Source::Scan, &cli_actor()).await?;
+                    tx.commit().await?;
+                    db.pool.close().await;
+                    println!(
+                        "stored snapshot {}: {} resources, {} new documents",
+                        stored.id, stored.resources, stored.new_documents
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { accounts, seed, out: Some(out), .. } => {
             write_snapshot(&attest_core::snapshot::demo::generate(accounts, seed), &out)?;
             println!("wrote a demo estate of {accounts} accounts (seed {seed}) to {}", out.display());
@@ -263,6 +365,113 @@ async fn db(cmd: DbCommand, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Scans, reports on standard error, and returns the report unless nothing
+/// at all could be read (then the errors are shown and `None` returned).
+async fn run_scan(args: &ScanArgs) -> anyhow::Result<Option<scan::ScanReport>> {
+    if !(1..=64).contains(&args.concurrency) {
+        bail!("--concurrency must be between 1 and 64");
+    }
+    if !(1..=93).contains(&args.usage_days) {
+        bail!("--usage-days must be between 1 and 93 (Azure Monitor keeps metrics about 93 days)");
+    }
+    if !(1..=50).contains(&args.max_attempts) {
+        bail!("--max-attempts must be between 1 and 50");
+    }
+    for id in &args.subscriptions {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            bail!("--subscription {id:?} is not a subscription id");
+        }
+    }
+    let cloud = scan::cloud::Cloud::new(args.cloud, args.arm_endpoint.as_deref(), args.arm_audience.as_deref())?;
+    let credential = match &args.access_token_file {
+        Some(path) => scan::credential::Credential::token_file(path.clone()),
+        None => scan::credential::Credential::from_environment(&cloud)?,
+    };
+    let mut options = scan::ScanOptions::new(cloud);
+    options.subscriptions = args.subscriptions.clone();
+    options.concurrency = args.concurrency;
+    options.budget = args.read_budget;
+    options.usage_days = args.usage_days;
+    options.retry.max_attempts = args.max_attempts;
+    options.timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
+    options.progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let report = scan::scan(&options, Arc::new(credential)).await?;
+    let s = &report.snapshot;
+    let deployments: usize = s.accounts.iter().map(|a| a.deployments.len()).sum();
+    eprintln!(
+        "scanned {} subscriptions: {} accounts, {} deployments, {} role assignments in {:.1} s \
+         ({} requests, {} retried, {} throttled, {} failed; credential: {})",
+        s.scope.subscriptions.len(),
+        s.accounts.len(),
+        deployments,
+        s.role_assignments.len(),
+        started.elapsed().as_secs_f64(),
+        report.requests,
+        report.retries,
+        report.throttled,
+        report.failed,
+        if report.credential.is_empty() { "none" } else { report.credential },
+    );
+    for e in s.errors.iter().take(10) {
+        eprintln!("  failed: {} [{}] {}", e.request, e.status.map_or("-".into(), |s| s.to_string()), e.message);
+    }
+    if s.errors.len() > 10 {
+        eprintln!("  … and {} more", s.errors.len() - 10);
+    }
+    if !report.reached_anything {
+        eprintln!("nothing could be collected; no snapshot was written");
+        return Ok(None);
+    }
+    if s.is_partial() {
+        eprintln!("the snapshot is PARTIAL: {} requests failed and are recorded in it", s.errors.len());
+    }
+    Ok(Some(report))
+}
+
+async fn fake_arm(args: FakeArmArgs) -> anyhow::Result<ExitCode> {
+    use attest_core::snapshot::{decode, demo};
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        bail!("--fault-rate is a share between 0 and 1");
+    }
+    let snapshot = match &args.estate {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            decode::decode(&bytes, usize::MAX).with_context(|| format!("{}", path.display()))?
+        }
+        None => demo::generate(args.accounts, args.seed),
+    };
+    let estate = fake_arm::Estate::from_snapshot(snapshot, time::OffsetDateTime::now_utc().date());
+    let count = estate.account_count();
+    let arm = fake_arm::FakeArm::new(
+        estate,
+        fake_arm::Options {
+            page_size: args.page_size.max(1),
+            empty_first_page: args.empty_first_page,
+            token: args.token,
+            throttle: args.throttle,
+            faults: fake_arm::FaultPlan { rate: args.fault_rate, seed: args.fault_seed, ..Default::default() },
+        },
+    );
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let shutdown = startup::shutdown_signal().context("installing signal handlers")?;
+    println!("fake ARM serving {count} accounts at http://{}", listener.local_addr()?);
+    axum::serve(listener, arm.router()).with_graceful_shutdown(shutdown).await?;
+    let s = &arm.stats;
+    let get = fake_arm::Stats::get;
+    println!(
+        "served {} requests: {} ok, {} throttled, {} server errors, {} truncated, {} slow",
+        get(&s.requests),
+        get(&s.ok),
+        get(&s.throttled),
+        get(&s.server_errors),
+        get(&s.truncated),
+        get(&s.slow)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Writes a snapshot as JSON, gzip-compressed when the name ends in `.gz`.
 fn write_snapshot(snapshot: &attest_core::snapshot::Snapshot, out: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
@@ -280,27 +489,22 @@ fn write_snapshot(snapshot: &attest_core::snapshot::Snapshot, out: &std::path::P
 }
 
 async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, actor: &str) -> anyhow::Result<()> {
-    use attest_core::snapshot::{decode, store};
+    use attest_core::snapshot::store;
     let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
     if size > config.import_limit_bytes as u64 {
         bail!("{}: {size} bytes is over the import limit of {} bytes", file.display(), config.import_limit_bytes);
     }
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let snapshot = decode::decode(&bytes, config.import_limit_bytes).with_context(|| format!("{}", file.display()))?;
-    let mut tx = pool.begin().await?;
-    let stored = store::insert(&mut tx, &snapshot, store::Source::Import, actor).await?;
-    tx.commit().await?;
+    let (stored, errors) = store::import(pool, &bytes, config.import_limit_bytes, store::Source::Import, actor)
+        .await
+        .with_context(|| format!("{}", file.display()))?;
     if stored.created {
         println!(
             "stored snapshot {}: {} resources, {} new documents{}",
             stored.id,
             stored.resources,
             stored.new_documents,
-            if snapshot.is_partial() {
-                format!(" (partial: {} collection errors)", snapshot.errors.len())
-            } else {
-                String::new()
-            }
+            if errors > 0 { format!(" (partial: {errors} collection errors)") } else { String::new() }
         );
     } else {
         println!("already stored as snapshot {}; nothing written", stored.id);
@@ -456,7 +660,9 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 return Ok(ExitCode::from(1));
             }
         },
-        Command::Serve { .. } | Command::Db(_) => unreachable!("handled in run()"),
+        Command::Serve { .. } | Command::Db(_) | Command::Scan(_) | Command::FakeArm(_) => {
+            unreachable!("handled in run()")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

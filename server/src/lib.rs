@@ -5,7 +5,9 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod embedded_pg;
+pub mod fake_arm;
 pub mod http;
+pub mod scan;
 pub mod startup;
 pub mod state;
 

@@ -18,7 +18,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> CoreResult<Snapshot> {
     let json: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(bytes)
-            .take(limit as u64 + 1)
+            .take((limit as u64).saturating_add(1))
             .read_to_end(&mut out)
             .map_err(|e| CoreError::InvalidAt { path: "(gzip)".into(), message: format!("not valid gzip: {e}") })?;
         if out.len() > limit {
@@ -83,6 +83,8 @@ mod tests {
         let a = decode(MINIMAL.as_bytes(), 1 << 20).unwrap();
         let b = decode(&gzip(MINIMAL.as_bytes()), 1 << 20).unwrap();
         assert_eq!(a, b);
+        // No limit at all (trusted local files) must not wrap around to zero.
+        assert_eq!(decode(&gzip(MINIMAL.as_bytes()), usize::MAX).unwrap(), a);
     }
 
     #[test]

@@ -25,9 +25,10 @@ const MODELS: [(&str, &str); 5] = [
 ];
 const SKUS: [&str; 4] = ["Standard", "GlobalStandard", "DataZoneStandard", "ProvisionedManaged"];
 /// The built-in roles the demo assigns, by embedded file stem.
-const ROLES: [&str; 6] = [
+const ROLES: [&str; 7] = [
     "owner",
     "contributor",
+    "cognitive-services-contributor",
     "cognitive-services-openai-user",
     "cognitive-services-openai-contributor",
     "cognitive-services-user",
@@ -208,36 +209,23 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         };
 
         // Role assignments on the account: workloads, people, and mistakes.
-        let mut assign = |rng: &mut ChaCha8Rng, role: &str, principal_type: &str, principal: String| {
-            let role_id = builtin_roles::arm_definition(role).and_then(|d| d["id"].as_str().map(str::to_string));
-            let name = guid(rng);
-            role_assignments.push(json!({
-                "id": format!("{id}/providers/Microsoft.Authorization/roleAssignments/{name}"), "name": name,
-                "type": "Microsoft.Authorization/roleAssignments",
-                "properties": {"roleDefinitionId": format!("/subscriptions/{sub}{}", role_id.unwrap_or_default()),
-                               "principalId": principal, "principalType": principal_type, "scope": id,
-                               "createdOn": "2025-06-01T10:00:00.0000000Z"}
-            }));
+        let mut assign = |rng: &mut ChaCha8Rng, role: &str, principal_type: &str| {
+            role_assignment(rng, &mut role_assignments, &id, sub, role, principal_type, "2025-06-01T10:00:00.0000000Z")
         };
-        let workload = guid(&mut rng);
-        assign(&mut rng, "cognitive-services-openai-user", "ServicePrincipal", workload);
+        assign(&mut rng, "cognitive-services-openai-user", "ServicePrincipal");
         if chance(&mut rng, 0.3) {
-            let p = guid(&mut rng);
-            assign(&mut rng, "cognitive-services-contributor", "ServicePrincipal", p);
+            assign(&mut rng, "cognitive-services-contributor", "ServicePrincipal");
         }
         if !hardened && chance(&mut rng, 0.5) {
             let role = if chance(&mut rng, 0.5) { "owner" } else { "contributor" };
-            let p = guid(&mut rng);
-            assign(&mut rng, role, "User", p);
+            assign(&mut rng, role, "User");
         }
         if chance(&mut rng, 0.4) {
-            let p = guid(&mut rng);
-            assign(&mut rng, "cognitive-services-user", "Group", p);
+            assign(&mut rng, "cognitive-services-user", "Group");
         }
         if chance(&mut rng, 0.15) {
             // Left behind when its principal was deleted from the directory.
-            let p = guid(&mut rng);
-            assign(&mut rng, "cognitive-services-openai-contributor", "Unknown", p);
+            assign(&mut rng, "cognitive-services-openai-contributor", "Unknown");
         }
 
         records.push(AccountRecord {
@@ -249,6 +237,20 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
             diagnostic_settings,
             usage,
         });
+    }
+
+    // Access granted above the accounts, inherited by every account beneath:
+    // a reader group per subscription, a person with Owner on the first one,
+    // and a Contributor on one resource group.
+    for (i, sub) in subscriptions.iter().enumerate() {
+        let scope = format!("/subscriptions/{sub}");
+        let created = "2024-11-02T08:30:00.0000000Z";
+        role_assignment(&mut rng, &mut role_assignments, &scope, sub, "reader", "Group", created);
+        if i == 0 {
+            role_assignment(&mut rng, &mut role_assignments, &scope, sub, "owner", "User", created);
+            let rg = format!("{scope}/resourceGroups/rg-ai-{}", TEAMS[0]);
+            role_assignment(&mut rng, &mut role_assignments, &rg, sub, "contributor", "User", created);
+        }
     }
 
     Snapshot {
@@ -269,6 +271,28 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         policy_exemptions: vec![],
         errors: vec![],
     }
+}
+
+/// A role assignment of the built-in `role` at `scope` (an account, a
+/// resource group or a subscription) to a new principal.
+fn role_assignment(
+    rng: &mut ChaCha8Rng,
+    out: &mut Vec<serde_json::Value>,
+    scope: &str,
+    sub: &str,
+    role: &str,
+    principal_type: &str,
+    created_on: &str,
+) {
+    let role_id = builtin_roles::arm_definition(role).and_then(|d| d["id"].as_str().map(str::to_string));
+    let name = guid(rng);
+    out.push(json!({
+        "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), "name": name,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {"roleDefinitionId": format!("/subscriptions/{sub}{}", role_id.unwrap_or_default()),
+                       "principalId": guid(rng), "principalType": principal_type, "scope": scope,
+                       "createdOn": created_on}
+    }));
 }
 
 #[cfg(test)]

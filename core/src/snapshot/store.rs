@@ -298,6 +298,23 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
     Ok(Stored { id, created: true, resources: rows.len(), new_documents })
 }
 
+/// Decodes a snapshot file (JSON or gzip, within `limit`) and stores it in
+/// one transaction: if anything fails, nothing is written. Returns what was
+/// stored and how many collection errors the snapshot records.
+pub async fn import(
+    pool: &PgPool,
+    bytes: &[u8],
+    limit: usize,
+    source: Source,
+    actor: &str,
+) -> CoreResult<(Stored, usize)> {
+    let snapshot = super::decode::decode(bytes, limit)?;
+    let mut tx = pool.begin().await?;
+    let stored = insert(&mut tx, &snapshot, source, actor).await?;
+    tx.commit().await?;
+    Ok((stored, snapshot.errors.len()))
+}
+
 /// A stored snapshot as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {

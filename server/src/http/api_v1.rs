@@ -2,10 +2,7 @@
 
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
-use attest_core::{
-    snapshot::{decode, store},
-    CoreError, Principal, Role,
-};
+use attest_core::{snapshot::store, CoreError, Principal, Role};
 use axum::{
     body::Body,
     extract::State,
@@ -78,14 +75,7 @@ async fn import_snapshot(
         Ok(b) => b,
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("larger than {limit} bytes")})),
     };
-    let outcome = async {
-        let snapshot = decode::decode(&bytes, limit)?;
-        let mut tx = state.pool.begin().await?;
-        let stored = store::insert(&mut tx, &snapshot, store::Source::Api, &principal.name).await?;
-        tx.commit().await?;
-        Ok::<_, CoreError>(stored)
-    };
-    match outcome.await {
+    match store::import(&state.pool, &bytes, limit, store::Source::Api, &principal.name).await.map(|(s, _)| s) {
         Ok(stored) if stored.created => (
             StatusCode::CREATED,
             Json(json!({"id": stored.id, "stored": true, "resources": stored.resources, "new_documents": stored.new_documents})),

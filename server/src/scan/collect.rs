@@ -1,0 +1,398 @@
+//! The walk over an estate: subscriptions, their Cognitive Services
+//! accounts of kind OpenAI or AIServices, and everything about each account
+//! that the controls read. Every failed request becomes a collection error
+//! in the snapshot and the walk goes on; lists come back sorted, so two scans
+//! of an unchanged estate produce the same content however the requests
+//! interleaved or were retried.
+
+use super::{
+    client::{ArmClient, Failure},
+    progress::Progress,
+};
+use attest_core::snapshot::{
+    arm::{Account, MetricsResponse},
+    AccountRecord, BlocklistRecord, CollectionError, DailyUsage,
+};
+use futures::{stream, StreamExt};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
+
+/// The api-versions asked for (see docs/ARCHITECTURE.md: stable where one exists).
+pub mod api {
+    pub const SUBSCRIPTIONS: &str = "2022-12-01";
+    pub const COGNITIVE_SERVICES: &str = "2025-06-01";
+    pub const AUTHORIZATION: &str = "2022-04-01";
+    pub const DIAGNOSTIC_SETTINGS: &str = "2021-05-01-preview";
+    pub const METRICS: &str = "2024-02-01";
+    pub const POLICY_ASSIGNMENTS: &str = "2025-03-01";
+    /// Policy exemptions have only preview api-versions.
+    pub const POLICY_EXEMPTIONS: &str = "2024-12-01-preview";
+}
+
+/// The token-usage metrics, in the order `DailyUsage` holds them.
+const METRICS: &str = "ProcessedPromptTokens,GeneratedTokens,TokenTransaction,AzureOpenAIRequests";
+
+pub struct Plan {
+    /// Subscriptions to scan; empty means every one the credential can see.
+    pub subscriptions: Vec<String>,
+    /// Days of token usage to read, ending at the start of today (UTC).
+    pub usage_days: u32,
+    /// Accounts collected at once.
+    pub concurrency: usize,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Default)]
+pub struct Collected {
+    pub tenant_id: Option<String>,
+    pub subscription_ids: Vec<String>,
+    pub subscriptions: Vec<Value>,
+    pub accounts: Vec<AccountRecord>,
+    pub role_assignments: Vec<Value>,
+    pub role_definitions: Vec<Value>,
+    pub policy_assignments: Vec<Value>,
+    pub policy_exemptions: Vec<Value>,
+    pub errors: Vec<CollectionError>,
+    /// False when not even one subscription could be listed.
+    pub reached_anything: bool,
+}
+
+struct Recorder<'a> {
+    client: &'a ArmClient,
+    errors: Vec<CollectionError>,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, scope: &str, url: &str, failure: Failure) {
+        self.errors.push(CollectionError {
+            scope: scope.to_string(),
+            request: format!("GET {}", path_of(url)),
+            status: failure.status,
+            message: failure.message,
+        });
+    }
+
+    async fn list(&mut self, scope: &str, url: String) -> Option<Vec<Value>> {
+        match self.client.list(&url).await {
+            Ok(v) => Some(v),
+            Err(f) => {
+                self.record(scope, &url, f);
+                None
+            }
+        }
+    }
+
+    async fn get(&mut self, scope: &str, url: String) -> Option<Value> {
+        match self.client.get(&url).await {
+            Ok(v) => Some(v),
+            Err(f) => {
+                self.record(scope, &url, f);
+                None
+            }
+        }
+    }
+}
+
+/// The request as recorded: path and query, without the host.
+fn path_of(url: &str) -> &str {
+    url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or(url)
+}
+
+pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Collected {
+    let mut out = Collected::default();
+    let mut rec = Recorder { client, errors: Vec::new() };
+
+    progress.phase("listing subscriptions");
+    if plan.subscriptions.is_empty() {
+        let url = client.url("/subscriptions", &[("api-version", api::SUBSCRIPTIONS)]);
+        out.subscriptions = rec.list("/", url).await.unwrap_or_default();
+    } else {
+        for id in &plan.subscriptions {
+            let url = client.url(&format!("/subscriptions/{id}"), &[("api-version", api::SUBSCRIPTIONS)]);
+            if let Some(doc) = rec.get(&format!("/subscriptions/{id}"), url).await {
+                out.subscriptions.push(doc);
+            }
+        }
+    }
+    out.subscription_ids = if plan.subscriptions.is_empty() {
+        out.subscriptions.iter().filter_map(|s| s["subscriptionId"].as_str().map(str::to_string)).collect()
+    } else {
+        plan.subscriptions.clone()
+    };
+    out.tenant_id = out.subscriptions.iter().find_map(|s| s["tenantId"].as_str().map(str::to_string));
+
+    progress.phase("listing accounts");
+    let mut accounts = Vec::new();
+    for id in out.subscription_ids.clone() {
+        let scope = format!("/subscriptions/{id}");
+        let url = client.url(
+            &format!("{scope}/providers/Microsoft.CognitiveServices/accounts"),
+            &[("api-version", api::COGNITIVE_SERVICES)],
+        );
+        if let Some(listed) = rec.list(&scope, url).await {
+            out.reached_anything = true;
+            // Accounts_List has no $filter: the kinds are chosen here.
+            accounts.extend(listed.into_iter().filter(|a| Account::parse(a).is_ok_and(|a| a.is_in_scope())));
+        }
+        progress.counters(&client.counters);
+    }
+    progress.accounts_found(accounts.len() as u64);
+
+    progress.phase("collecting accounts");
+    let outcomes: Vec<AccountOutcome> = stream::iter(accounts)
+        .map(|account| async move {
+            let outcome = collect_account(client, account, plan).await;
+            progress.account_done(&client.counters);
+            outcome
+        })
+        .buffer_unordered(plan.concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut assignments = BTreeMap::new();
+    let mut policy_assignments = BTreeMap::new();
+    let mut policy_exemptions = BTreeMap::new();
+    for o in outcomes {
+        out.accounts.push(o.record);
+        rec.errors.extend(o.errors);
+        for (into, docs) in [
+            (&mut assignments, o.role_assignments),
+            (&mut policy_assignments, o.policy_assignments),
+            (&mut policy_exemptions, o.policy_exemptions),
+        ] {
+            for doc in docs {
+                into.insert(id_key(&doc), doc);
+            }
+        }
+    }
+
+    progress.phase("reading role definitions");
+    let mut definitions: HashMap<String, String> = HashMap::new();
+    for a in assignments.values() {
+        if let Some(id) = a["properties"]["roleDefinitionId"].as_str() {
+            definitions.entry(id.to_ascii_lowercase()).or_insert_with(|| id.to_string());
+        }
+    }
+    let mut by_name = BTreeMap::new();
+    let fetched: Vec<(String, Result<Value, Failure>)> = stream::iter(definitions.into_values())
+        .map(|id| async move {
+            let url = client.url(&id, &[("api-version", api::AUTHORIZATION)]);
+            let result = client.get(&url).await;
+            (url, result)
+        })
+        .buffer_unordered(plan.concurrency.max(1))
+        .collect()
+        .await;
+    for (url, result) in fetched {
+        match result {
+            // The same built-in role read at several scopes is one definition.
+            Ok(doc) => {
+                let key = doc["name"].as_str().map(str::to_ascii_lowercase).unwrap_or_else(|| id_key(&doc));
+                by_name.entry(key).or_insert(doc);
+            }
+            Err(f) => rec.record(path_of(&url).split('?').next().unwrap_or(""), &url, f),
+        }
+    }
+    progress.counters(&client.counters);
+
+    out.accounts.sort_by_key(|r| id_key(&r.account));
+    out.role_assignments = assignments.into_values().collect();
+    out.role_definitions = by_name.into_values().collect();
+    out.policy_assignments = policy_assignments.into_values().collect();
+    out.policy_exemptions = policy_exemptions.into_values().collect();
+    rec.errors.sort_by(|a, b| (&a.scope, &a.request).cmp(&(&b.scope, &b.request)));
+    out.errors = rec.errors;
+    out
+}
+
+struct AccountOutcome {
+    record: AccountRecord,
+    role_assignments: Vec<Value>,
+    policy_assignments: Vec<Value>,
+    policy_exemptions: Vec<Value>,
+    errors: Vec<CollectionError>,
+}
+
+fn id_key(doc: &Value) -> String {
+    doc["id"].as_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+fn sorted(mut docs: Vec<Value>) -> Vec<Value> {
+    docs.sort_by_key(id_key);
+    docs.dedup_by_key(|d| id_key(d));
+    docs
+}
+
+async fn collect_account(client: &ArmClient, account: Value, plan: &Plan) -> AccountOutcome {
+    let id = account["id"].as_str().unwrap_or_default().to_string();
+    let cs = |child: &str| client.url(&format!("{id}/{child}"), &[("api-version", api::COGNITIVE_SERVICES)]);
+    let at_scope = |provider: &str, version: &str| {
+        client.url(&format!("{id}/providers/{provider}"), &[("api-version", version), ("$filter", "atScope()")])
+    };
+    let mut r = [(); 8].map(|_| Recorder { client, errors: Vec::new() });
+    let [r1, r2, r3, r4, r5, r6, r7, r8] = &mut r;
+    let (deployments, rai_policies, blocklists, pecs, diagnostics, roles, policies, exemptions) = tokio::join!(
+        r1.list(&id, cs("deployments")),
+        r2.list(&id, cs("raiPolicies")),
+        r3.list(&id, cs("raiBlocklists")),
+        r4.list(&id, cs("privateEndpointConnections")),
+        r5.list(
+            &id,
+            client.url(
+                &format!("{id}/providers/Microsoft.Insights/diagnosticSettings"),
+                &[("api-version", api::DIAGNOSTIC_SETTINGS)]
+            )
+        ),
+        r6.list(&id, at_scope("Microsoft.Authorization/roleAssignments", api::AUTHORIZATION)),
+        r7.list(&id, at_scope("Microsoft.Authorization/policyAssignments", api::POLICY_ASSIGNMENTS)),
+        r8.list(&id, at_scope("Microsoft.Authorization/policyExemptions", api::POLICY_EXEMPTIONS)),
+    );
+    let mut errors: Vec<CollectionError> = r.into_iter().flat_map(|r| r.errors).collect();
+    let mut rec = Recorder { client, errors: Vec::new() };
+
+    let mut rai_blocklists = Vec::new();
+    for blocklist in sorted(blocklists.unwrap_or_default()) {
+        let name = blocklist["name"].as_str().unwrap_or_default().to_string();
+        let items = rec.list(&id, cs(&format!("raiBlocklists/{name}/raiBlocklistItems"))).await.unwrap_or_default();
+        rai_blocklists.push(BlocklistRecord { blocklist, items: sorted(items) });
+    }
+
+    let deployments = sorted(deployments.unwrap_or_default());
+    let usage = if deployments.is_empty() { Vec::new() } else { usage(&mut rec, &id, plan).await };
+    errors.extend(rec.errors);
+
+    AccountOutcome {
+        record: AccountRecord {
+            account,
+            deployments,
+            rai_policies: sorted(rai_policies.unwrap_or_default()),
+            rai_blocklists,
+            private_endpoint_connections: sorted(pecs.unwrap_or_default()),
+            diagnostic_settings: sorted(diagnostics.unwrap_or_default()),
+            usage,
+        },
+        role_assignments: roles.unwrap_or_default(),
+        policy_assignments: policies.unwrap_or_default(),
+        policy_exemptions: exemptions.unwrap_or_default(),
+        errors,
+    }
+}
+
+/// Daily token usage per deployment over the plan's window, from Azure Monitor.
+async fn usage(rec: &mut Recorder<'_>, id: &str, plan: &Plan) -> Vec<DailyUsage> {
+    let end = plan.now.date().midnight().assume_utc();
+    let start = end - Duration::days(plan.usage_days.max(1) as i64);
+    let timespan = format!("{}/{}", start.format(&Rfc3339).expect("formats"), end.format(&Rfc3339).expect("formats"));
+    let url = rec.client.url(
+        &format!("{id}/providers/Microsoft.Insights/metrics"),
+        &[
+            ("api-version", api::METRICS),
+            ("metricnames", METRICS),
+            ("aggregation", "Total"),
+            ("interval", "P1D"),
+            ("timespan", &timespan),
+            ("$filter", "ModelDeploymentName eq '*'"),
+            // Without it, splits stop at 10 series.
+            ("top", "1000"),
+        ],
+    );
+    let Some(doc) = rec.get(id, url.clone()).await else { return Vec::new() };
+    let response = match MetricsResponse::parse(&doc) {
+        Ok(r) => r,
+        Err(e) => {
+            rec.record(id, &url, Failure { status: Some(200), message: e.to_string() });
+            return Vec::new();
+        }
+    };
+    daily_usage(&response).unwrap_or_else(|message| {
+        rec.record(id, &url, Failure { status: Some(200), message });
+        Vec::new()
+    })
+}
+
+/// Folds the four metrics into one row per deployment and day.
+pub fn daily_usage(response: &MetricsResponse) -> Result<Vec<DailyUsage>, String> {
+    let mut rows: BTreeMap<(String, String), DailyUsage> = BTreeMap::new();
+    for metric in &response.value {
+        let name = metric.name.as_ref().and_then(|n| n.value.as_deref()).unwrap_or_default();
+        if let Some(code) = metric.error_code.as_deref().filter(|c| !c.eq_ignore_ascii_case("Success")) {
+            return Err(format!("metric {name}: {code}: {}", metric.error_message.as_deref().unwrap_or("")));
+        }
+        for series in &metric.timeseries {
+            let deployment = series.dimension("ModelDeploymentName").unwrap_or("").to_string();
+            for point in &series.data {
+                let (Some(stamp), Some(total)) = (point.time_stamp.as_deref(), point.total) else { continue };
+                let date = stamp.get(..10).unwrap_or(stamp).to_string();
+                let row = rows.entry((deployment.clone(), date.clone())).or_insert_with(|| DailyUsage {
+                    deployment: deployment.clone(),
+                    date,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    total_tokens: 0,
+                    requests: 0,
+                });
+                let value = total.max(0.0).round() as u64;
+                match name {
+                    "ProcessedPromptTokens" => row.prompt_tokens = value,
+                    "GeneratedTokens" => row.completion_tokens = value,
+                    "TokenTransaction" => row.total_tokens = value,
+                    "AzureOpenAIRequests" => row.requests = value,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(rows.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_are_recorded_without_the_host() {
+        assert_eq!(
+            path_of("https://management.azure.com/subscriptions/x?api-version=1"),
+            "/subscriptions/x?api-version=1"
+        );
+    }
+
+    #[test]
+    fn metrics_fold_into_one_row_per_deployment_and_day() {
+        let series = |dep: &str, total: f64| {
+            json!({"metadatavalues": [{"name": {"value": "modeldeploymentname"}, "value": dep}],
+                   "data": [{"timeStamp": "2026-11-20T00:00:00Z", "total": total}, {"timeStamp": "2026-11-19T00:00:00Z"}]})
+        };
+        let doc = json!({"value": [
+            {"name": {"value": "ProcessedPromptTokens"}, "timeseries": [series("a", 100.0), series("b", 7.0)], "errorCode": "Success"},
+            {"name": {"value": "GeneratedTokens"}, "timeseries": [series("a", 40.0)]},
+            {"name": {"value": "TokenTransaction"}, "timeseries": [series("a", 140.0)]},
+            {"name": {"value": "AzureOpenAIRequests"}, "timeseries": [series("a", 3.0)]},
+        ]});
+        let rows = daily_usage(&MetricsResponse::parse(&doc).unwrap()).unwrap();
+        assert_eq!(rows.len(), 2, "points without a total are not days of use");
+        assert_eq!(
+            rows[0],
+            DailyUsage {
+                deployment: "a".into(),
+                date: "2026-11-20".into(),
+                prompt_tokens: 100,
+                completion_tokens: 40,
+                total_tokens: 140,
+                requests: 3
+            }
+        );
+        assert_eq!(rows[1].deployment, "b");
+    }
+
+    #[test]
+    fn a_metric_error_in_microsofts_example_is_reported() {
+        let fixture = attest_core::testing::fixtures_dir().join("arm/insights-metrics/GetMetricError.2023-10-01.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let body = &doc["responses"]["200"]["body"];
+        let parsed = MetricsResponse::parse(body).unwrap();
+        assert!(daily_usage(&parsed).is_err());
+    }
+}

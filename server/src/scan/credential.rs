@@ -1,0 +1,199 @@
+//! Where the scanner's bearer token comes from. Either a file holding a
+//! token obtained elsewhere (`--access-token-file`), or azure_identity's
+//! credentials tried in the order Azure's own tools use: workload identity,
+//! a client secret, managed identity, then developer tools (az, azd). The
+//! first that yields a token is kept for the rest of the scan, and tokens
+//! are reused until five minutes before they expire (the CLI credentials do
+//! not cache, and would otherwise start a process per request).
+
+use super::cloud::Cloud;
+use azure_core::{
+    credentials::{Secret, TokenCredential},
+    http::ClientOptions,
+};
+use azure_identity::{
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use secrecy::SecretString;
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+/// How long the managed identity endpoint may take to answer before the
+/// chain moves on (off Azure, IMDS never answers at all).
+const MANAGED_IDENTITY_PROBE: Duration = Duration::from_secs(3);
+/// A token file is re-read this often, so a rotated token is picked up.
+const TOKEN_FILE_REREAD: Duration = Duration::from_secs(60);
+
+pub struct Credential {
+    source: Source,
+    scope: String,
+    cache: Mutex<Cached>,
+}
+
+enum Source {
+    TokenFile(PathBuf),
+    Chain { candidates: Vec<(&'static str, Arc<dyn TokenCredential>)>, chosen: Mutex<Option<usize>> },
+}
+
+#[derive(Default)]
+struct Cached {
+    token: Option<SecretString>,
+    /// When to fetch a new one.
+    refresh_at: Option<Instant>,
+    /// Which credential produced it, for messages.
+    via: &'static str,
+}
+
+impl Credential {
+    /// A bearer token read from `path` (surrounding whitespace ignored).
+    pub fn token_file(path: PathBuf) -> Credential {
+        Credential { source: Source::TokenFile(path), scope: String::new(), cache: Mutex::default() }
+    }
+
+    /// The chain of azure_identity credentials that the environment configures.
+    pub fn from_environment(cloud: &Cloud) -> anyhow::Result<Credential> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let client_options = ClientOptions { cloud: cloud.configuration().map(Arc::new), ..Default::default() };
+        let mut candidates: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
+
+        if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+            let mut options = WorkloadIdentityCredentialOptions::default();
+            options.credential_options.client_options = client_options.clone();
+            candidates.push(("workload identity", WorkloadIdentityCredential::new(Some(options))?));
+        }
+        if let (Some(tenant), Some(client), Some(secret)) =
+            (env("AZURE_TENANT_ID"), env("AZURE_CLIENT_ID"), env("AZURE_CLIENT_SECRET"))
+        {
+            let options = ClientSecretCredentialOptions { client_options: client_options.clone() };
+            candidates.push((
+                "client secret",
+                ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options))?,
+            ));
+        }
+        let mut mi = ManagedIdentityCredentialOptions::default();
+        // As in Azure's tools, AZURE_CLIENT_ID alone names a user-assigned identity.
+        if env("AZURE_CLIENT_SECRET").is_none() {
+            mi.user_assigned_id = env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId);
+        }
+        candidates.push(("managed identity", ManagedIdentityCredential::new(Some(mi))?));
+        candidates.push(("developer tools (az, azd)", DeveloperToolsCredential::new(None)?));
+        Ok(Credential {
+            source: Source::Chain { candidates, chosen: Mutex::new(None) },
+            scope: cloud.token_scope.clone(),
+            cache: Mutex::default(),
+        })
+    }
+
+    /// A current bearer token.
+    pub async fn bearer(&self) -> Result<SecretString, String> {
+        let mut cache = self.cache.lock().await;
+        if let (Some(token), Some(at)) = (&cache.token, cache.refresh_at) {
+            if Instant::now() < at {
+                return Ok(token.clone());
+            }
+        }
+        let (token, refresh_at, via) = match &self.source {
+            Source::TokenFile(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|e| format!("cannot read the access token file {}: {e}", path.display()))?;
+                let token = text.trim();
+                if token.is_empty() || token.contains(char::is_whitespace) {
+                    return Err(format!("{} does not hold a single bearer token", path.display()));
+                }
+                (SecretString::from(token.to_string()), Instant::now() + TOKEN_FILE_REREAD, "access token file")
+            }
+            Source::Chain { candidates, chosen } => {
+                let mut chosen = chosen.lock().await;
+                let order: Vec<usize> = match *chosen {
+                    Some(i) => vec![i],
+                    None => (0..candidates.len()).collect(),
+                };
+                let mut failures = Vec::new();
+                let mut found = None;
+                let scopes = [self.scope.as_str()];
+                for i in order {
+                    let (name, credential) = &candidates[i];
+                    let attempt = credential.get_token(&scopes, None);
+                    let result = if *name == "managed identity" && chosen.is_none() {
+                        match tokio::time::timeout(MANAGED_IDENTITY_PROBE, attempt).await {
+                            Ok(r) => r.map_err(|e| e.to_string()),
+                            Err(_) => Err("no managed identity endpoint answered".to_string()),
+                        }
+                    } else {
+                        attempt.await.map_err(|e| e.to_string())
+                    };
+                    match result {
+                        Ok(token) => {
+                            *chosen = Some(i);
+                            found = Some((token, *name));
+                            break;
+                        }
+                        Err(e) => failures.push(format!("{name}: {}", first_line(&e))),
+                    }
+                }
+                let Some((token, name)) = found else {
+                    return Err(format!("no Azure credential produced a token ({})", failures.join("; ")));
+                };
+                let left = token.expires_on - OffsetDateTime::now_utc() - time::Duration::minutes(5);
+                let left = Duration::try_from(left).unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(30));
+                (SecretString::from(token.token.secret().to_string()), Instant::now() + left, name)
+            }
+        };
+        cache.token = Some(token.clone());
+        cache.refresh_at = Some(refresh_at);
+        cache.via = via;
+        Ok(token)
+    }
+
+    /// Which credential the last token came from.
+    pub async fn via(&self) -> &'static str {
+        self.cache.lock().await.via
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Keeps the token out of Debug output.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Source::TokenFile(p) => write!(f, "Credential(token file {})", p.display()),
+            Source::Chain { candidates, .. } => {
+                let names: Vec<&str> = candidates.iter().map(|(n, _)| *n).collect();
+                write!(f, "Credential(chain: {})", names.join(", "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[tokio::test]
+    async fn a_token_file_is_read_trimmed_and_must_hold_one_token() {
+        let dir = std::env::temp_dir().join(format!("attest-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "  eyJ0eXAi.abc.def\n").unwrap();
+        let c = Credential::token_file(path.clone());
+        assert_eq!(c.bearer().await.unwrap().expose_secret(), "eyJ0eXAi.abc.def");
+        assert_eq!(c.via().await, "access token file");
+        std::fs::write(&path, "two tokens").unwrap();
+        let fresh = Credential::token_file(path.clone());
+        assert!(fresh.bearer().await.unwrap_err().contains("single bearer token"));
+        let missing = Credential::token_file(dir.join("absent"));
+        assert!(missing.bearer().await.unwrap_err().contains("cannot read"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

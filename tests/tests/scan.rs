@@ -1,0 +1,231 @@
+//! `attest scan` against the fake ARM: the estate comes back whole through
+//! paging, throttling and injected faults; a scan that reaches only part of
+//! the estate says so; one that reaches nothing exits non-zero.
+
+use attest_core::snapshot::{demo, Snapshot};
+use server::{
+    fake_arm::{self, Bucket, FakeArm, FaultPlan, Options, Stats},
+    scan::{
+        self,
+        cloud::{Cloud, CloudName},
+        credential::Credential,
+        ScanOptions, ScanReport,
+    },
+};
+use sqlx::PgPool;
+use std::{path::PathBuf, sync::Arc, time::Duration};
+use tests::spawn;
+
+const TOKEN: &str = "fake-arm-token";
+
+struct Fake {
+    base: String,
+    arm: Arc<FakeArm>,
+    estate: Snapshot,
+}
+
+async fn fake(accounts: usize, seed: u64, options: Options) -> Fake {
+    let estate = demo::generate(accounts, seed);
+    let served = fake_arm::Estate::from_snapshot(estate.clone(), time::OffsetDateTime::now_utc().date());
+    let arm = FakeArm::new(served, Options { token: Some(TOKEN.into()), ..options });
+    let base = fake_arm::spawn_local(&arm).await.unwrap();
+    Fake { base, arm, estate }
+}
+
+fn token_file(token: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attest-scan-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("token");
+    std::fs::write(&path, token).unwrap();
+    path
+}
+
+async fn scan_of(fake: &Fake, adjust: impl FnOnce(&mut ScanOptions)) -> ScanReport {
+    let cloud = Cloud::new(CloudName::Public, Some(&fake.base), None).unwrap();
+    let mut options = ScanOptions::new(cloud);
+    adjust(&mut options);
+    scan::scan(&options, Arc::new(Credential::token_file(token_file(TOKEN)))).await.unwrap()
+}
+
+fn ids(docs: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = docs.iter().map(|d| d["id"].as_str().unwrap().to_ascii_lowercase()).collect();
+    v.sort();
+    v
+}
+
+/// The same content: everything but when the scan ran and the fake's port.
+fn content(mut s: Snapshot) -> Snapshot {
+    s.started_at = time::OffsetDateTime::UNIX_EPOCH;
+    s.finished_at = time::OffsetDateTime::UNIX_EPOCH;
+    s.scope.arm_endpoint = "fake".into();
+    s
+}
+
+#[tokio::test]
+async fn a_scan_collects_the_whole_estate_through_every_page() {
+    // Two records a page, each list opening with an empty page.
+    let fake = fake(9, 11, Options { page_size: 2, empty_first_page: true, ..Default::default() }).await;
+    let report = scan_of(&fake, |_| {}).await;
+    let got = &report.snapshot;
+    assert!(report.reached_anything);
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_eq!(got.scope.subscriptions, fake.estate.scope.subscriptions);
+    assert_eq!(got.scope.tenant_id, fake.estate.scope.tenant_id);
+    assert_eq!(got.scope.arm_endpoint, fake.base);
+    assert_eq!(got.subscriptions.len(), 3);
+
+    // Only OpenAI and AIServices accounts: the fake also serves Computer Vision ones.
+    let want: Vec<serde_json::Value> = fake.estate.accounts.iter().map(|a| a.account.clone()).collect();
+    let have: Vec<serde_json::Value> = got.accounts.iter().map(|a| a.account.clone()).collect();
+    assert_eq!(ids(&have), ids(&want));
+    for record in &got.accounts {
+        let id = record.account["id"].as_str().unwrap();
+        let source = fake.estate.accounts.iter().find(|a| a.account["id"] == id).unwrap();
+        assert_eq!(ids(&record.deployments), ids(&source.deployments), "{id}");
+        assert_eq!(record.account, source.account, "documents arrive whole");
+        assert_eq!(record.rai_policies.len(), source.rai_policies.len());
+        assert_eq!(record.diagnostic_settings, source.diagnostic_settings);
+        assert_eq!(record.private_endpoint_connections, source.private_endpoint_connections);
+        assert_eq!(record.usage.len(), source.usage.len(), "{id}: every day of token usage");
+        let tokens = |u: &[attest_core::snapshot::DailyUsage]| u.iter().map(|d| d.total_tokens).sum::<u64>();
+        assert_eq!(tokens(&record.usage), tokens(&source.usage));
+    }
+
+    // Role assignments at each account and every scope above it, once each.
+    let account_ids: Vec<String> = ids(&want);
+    let inherited: Vec<serde_json::Value> = fake
+        .estate
+        .role_assignments
+        .iter()
+        .filter(|a| {
+            let scope = a["properties"]["scope"].as_str().unwrap().to_ascii_lowercase();
+            account_ids.iter().any(|id| *id == scope || id.starts_with(&format!("{scope}/")))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(ids(&got.role_assignments), ids(&inherited));
+    assert!(got
+        .role_assignments
+        .iter()
+        .any(|a| !a["properties"]["scope"].as_str().unwrap().contains("/resourceGroups/")));
+    // And the definitions they reference, once each.
+    let mut referenced: Vec<String> = got
+        .role_assignments
+        .iter()
+        .map(|a| a["properties"]["roleDefinitionId"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .collect();
+    referenced.sort();
+    referenced.dedup();
+    let mut defined: Vec<String> =
+        got.role_definitions.iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    defined.sort();
+    assert_eq!(defined, referenced);
+}
+
+#[tokio::test]
+async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run() {
+    let quiet = fake(8, 21, Options { page_size: 3, ..Default::default() }).await;
+    let baseline = scan_of(&quiet, |_| {}).await;
+    assert!(baseline.snapshot.errors.is_empty(), "{:?}", baseline.snapshot.errors);
+
+    let noisy = fake(
+        8,
+        21,
+        Options {
+            page_size: 3,
+            // Stricter than the scanner's own budget, so it runs into 429s.
+            throttle: Some(Bucket { burst: 15.0, per_second: 30.0 }),
+            faults: FaultPlan { rate: 0.35, seed: 5, slow: Duration::from_millis(150) },
+            ..Default::default()
+        },
+    )
+    .await;
+    let disturbed = scan_of(&noisy, |o| o.retry.max_attempts = 15).await;
+    let stats = &noisy.arm.stats;
+    let (requests, bad) = (Stats::get(&stats.requests), stats.disturbed());
+    assert!(bad * 5 >= requests, "at least 20% of responses throttled or failed: {bad} of {requests}");
+    assert!(
+        Stats::get(&stats.throttled) > 0 && Stats::get(&stats.truncated) > 0 && Stats::get(&stats.server_errors) > 0
+    );
+    assert!(disturbed.retries >= bad, "every disturbed response was retried");
+    let (a, b) = (content(disturbed.snapshot), content(baseline.snapshot));
+    // Compared as JSON text first, so a difference prints as something readable.
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(serde_json::to_string_pretty(&a).unwrap(), serde_json::to_string_pretty(&b).unwrap());
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_subscription_that_cannot_be_read_makes_the_scan_partial() {
+    let fake = fake(6, 3, Options::default()).await;
+    let good = fake.estate.scope.subscriptions[1].clone();
+    let report =
+        scan_of(&fake, |o| o.subscriptions = vec![good.clone(), "00000000-0000-0000-0000-000000000000".into()]).await;
+    let s = report.snapshot;
+    assert!(report.reached_anything);
+    assert!(s.is_partial());
+    assert_eq!(s.errors.len(), 2, "the subscription and its account list: {:?}", s.errors);
+    assert!(s.errors.iter().all(|e| e.status == Some(404) && e.scope.ends_with("0000-000000000000")));
+    assert!(s.errors[0].request.starts_with("GET /subscriptions/00000000"), "{:?}", s.errors[0]);
+    assert!(!s.accounts.is_empty());
+    assert!(s.accounts.iter().all(|a| a.account["id"].as_str().unwrap().contains(&good)));
+}
+
+async fn attest(pool: Option<&PgPool>, args: &[&str]) -> std::process::Output {
+    let mut cmd = tokio::process::Command::new(spawn::bin_path());
+    cmd.args(args).env("USER", "tester");
+    match pool {
+        Some(pool) => cmd.env("DATABASE_URL", spawn::database_url(pool).unwrap()),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    cmd.output().await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn attest_scan_writes_a_file_or_stores_the_snapshot_and_fails_when_nothing_is_reachable(pool: PgPool) {
+    let fake = fake(5, 8, Options { page_size: 4, ..Default::default() }).await;
+    let token = token_file(TOKEN);
+    let out = token.with_file_name("scan.json.gz");
+    let args = ["scan", "--arm-endpoint", &fake.base, "--access-token-file", token.to_str().unwrap()];
+
+    let written = attest(None, &[&args[..], &["--out", out.to_str().unwrap()]].concat()).await;
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let stderr = String::from_utf8_lossy(&written.stderr);
+    assert!(stderr.contains("scanned 3 subscriptions: 5 accounts"), "{stderr}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+    let snapshot = attest_core::snapshot::decode::decode(&bytes, usize::MAX).unwrap();
+    assert_eq!(snapshot.accounts.len(), 5);
+
+    let stored = attest(Some(&pool), &args).await;
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    let (source, accounts, partial): (String, i32, bool) =
+        sqlx::query_as("select source, account_count, partial from snapshots").fetch_one(&pool).await.unwrap();
+    assert_eq!((source.as_str(), accounts, partial), ("scan", 5, false));
+
+    let wrong = token_file("not-the-token");
+    let refused = attest(
+        None,
+        &[
+            "scan",
+            "--arm-endpoint",
+            &fake.base,
+            "--access-token-file",
+            wrong.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("nothing could be collected") && stderr.contains("InvalidAuthenticationToken"), "{stderr}");
+
+    let insecure = attest(
+        None,
+        &["scan", "--arm-endpoint", "http://arm.example.com", "--access-token-file", wrong.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(insecure.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&insecure.stderr).contains("https"));
+}
