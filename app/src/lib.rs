@@ -82,6 +82,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=pages::signin::SignIn ssr=SsrMode::Async/>
                 <Route path=path!("/") view=pages::dashboard::Dashboard ssr=SsrMode::Async/>
                 <Route path=path!("/snapshots") view=pages::snapshots::Snapshots ssr=SsrMode::Async/>
+                <Route path=path!("/snapshots/:id") view=pages::inventory::Inventory ssr=SsrMode::Async/>
+                <Route path=path!("/snapshots/:id/resource") view=pages::resource::ResourcePage ssr=SsrMode::Async/>
+                <Route path=path!("/diff") view=pages::diff::Diff ssr=SsrMode::Async/>
+                <Route path=path!("/import") view=pages::import::Import ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users/:name") view=pages::user::UserDetail ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::audit::AuditLog ssr=SsrMode::Async/>

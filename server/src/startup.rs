@@ -44,6 +44,11 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .nest("/api/v1", http::api_v1::router())
+        // Its own limit applies (see http::limits), not axum's default.
+        .route(
+            http::upload::PATH,
+            axum::routing::post(http::upload::upload_snapshot).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .leptos_routes_with_context(&state, generate_route_list(App), provide.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -58,13 +58,27 @@ const SIGNED_IN: &[Who] = &[Who::Viewer, Who::Auditor, Who::Requester, Who::Appr
 const ADMIN: &[Who] = &[Who::Admin];
 const AUDIT_READERS: &[Who] = &[Who::Auditor, Who::Admin];
 
-fn matrix(who: Who, token_id: &str) -> Vec<Rule> {
+/// A path built at run time (the matrix holds `'static` paths).
+fn at(path: String) -> &'static str {
+    Box::leak(path.into_boxed_str())
+}
+
+fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str) -> Vec<Rule> {
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
+    let account_q: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", account).finish();
     vec![
         page("/", SIGNED_IN),
         page("/snapshots", SIGNED_IN),
+        page(at(format!("/snapshots/{snapshot}")), SIGNED_IN),
+        page(at(format!("/snapshots/{snapshot}?kind=role_assignment&sort=kind&desc=1&q=user")), SIGNED_IN),
+        page(at(format!("/snapshots/{snapshot}/resource?kind=account&{account_q}")), SIGNED_IN),
+        page(at(format!("/diff?from={snapshot}&to={snapshot}")), SIGNED_IN),
+        // Every signed-in role sees the page; only an admin sees the form.
+        page("/import", SIGNED_IN),
+        // An admin posting no file is sent back to the form with the reason.
+        Rule { ok: 303, ..call("/upload/snapshot", "", ADMIN) },
         page("/admin/users", ADMIN),
         page("/admin/users/target", ADMIN),
         page("/admin/audit", AUDIT_READERS),
@@ -88,6 +102,13 @@ fn matrix(who: Who, token_id: &str) -> Vec<Rule> {
         call("/api/fn/session/sign-out", "", SIGNED_IN),
         call("/api/fn/dashboard/summary", "", SIGNED_IN),
         call("/api/fn/snapshots/list", "", SIGNED_IN),
+        call(
+            "/api/fn/snapshots/inventory",
+            format!("query[snapshot]={snapshot}&query[kind]=deployment&query[q]=gpt&query[flag]=&query[sort]=model&query[desc]=true&query[page]=1"),
+            SIGNED_IN,
+        ),
+        call("/api/fn/snapshots/resource", format!("snapshot={snapshot}&kind=account&{account_q}"), SIGNED_IN),
+        call("/api/fn/snapshots/diff", format!("from={snapshot}&to={snapshot}"), SIGNED_IN),
         call(
             "/api/fn/audit/list",
             "query[actor]=&query[action]=&query[object]=&query[since]=&query[until]=",
@@ -140,13 +161,21 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
         tx.commit().await?;
         id.to_string()
     };
+    let (snapshot, account) = {
+        use attest_core::snapshot::{demo, store};
+        let estate = demo::generate(4, 2);
+        let mut tx = pool.begin().await?;
+        let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+        tx.commit().await?;
+        (stored.id.to_string(), estate.accounts[0].account["id"].as_str().unwrap().to_string())
+    };
     let app = spawn::in_process(pool, |_| {}).await?;
 
     let mut failures = Vec::new();
     // The admin goes last, so state-changing calls by others are seen to fail
     // against the same objects the admin then changes.
     for who in EVERYONE {
-        for rule in matrix(who, &token_id) {
+        for rule in matrix(who, &token_id, &snapshot, &account) {
             // A fresh session per request: sign-out must not affect the next.
             let client = client_for(&app.base, who).await?;
             let res = client
@@ -173,7 +202,7 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
 #[test]
 fn every_server_function_is_in_the_matrix() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
-    let covered: BTreeSet<String> = matrix(Who::Admin, "x")
+    let covered: BTreeSet<String> = matrix(Who::Admin, "x", "s", "a")
         .into_iter()
         .filter(|r| r.path.starts_with("/api/fn/"))
         .map(|r| r.path.to_string())

@@ -103,3 +103,95 @@ async fn a_viewer_sees_the_stored_snapshots(pool: PgPool) -> anyhow::Result<()> 
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_uploads_a_snapshot_and_filters_its_inventory(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::arm::{Account, Deployment};
+    let estate = attest_core::snapshot::demo::generate(14, 17);
+    let dir = std::env::temp_dir().join(format!("attest-upload-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let good = dir.join("estate.json");
+    std::fs::write(&good, serde_json::to_vec(&estate)?)?;
+    let bad = dir.join("broken.json");
+    std::fs::write(&bad, b"{\n  \"schema_version\": 1,\n  \"scope\": []\n}")?;
+
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "admin", ADMIN_PASSWORD).await?;
+    b.wait_path("/").await?;
+
+    // A broken file is refused, naming where it went wrong; nothing is stored.
+    b.open(&format!("{}/import", server.base)).await?;
+    b.fill("#snapshot-file", bad.to_str().unwrap()).await?;
+    b.click("form[data-testid='import-form'] button[type='submit']").await?;
+    let error = b.wait_text("[data-testid='import-error']", "Not imported").await?;
+    assert!(error.contains("scope") && error.contains("line 3"), "{error}");
+    let stored: i64 = sqlx::query_scalar("select count(*) from snapshots").fetch_one(&pool).await?;
+    assert_eq!(stored, 0);
+
+    b.fill("#snapshot-file", good.to_str().unwrap()).await?;
+    b.click("form[data-testid='import-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='imported']", "Imported").await?;
+    b.wait_text("[data-testid='inventory-count']", "14 resources").await?;
+
+    // Quick filter: only accounts open to the public network.
+    let public =
+        estate.accounts.iter().filter(|a| Account::parse(&a.account).unwrap().public_network_access_enabled()).count();
+    b.client.find(fantoccini::Locator::Css("#f-flag")).await?.select_by_value("public").await?;
+    b.click("form[data-testid='inventory-filters'] button[type='submit']").await?;
+    b.wait_text("[data-testid='inventory-count']", &format!("{public} resource")).await?;
+    b.wait_text("table[data-testid='inventory-table']", "Enabled").await?;
+
+    // The deployments tab, filtered by model text.
+    b.click("nav.tabs a[href*='kind=deployment']").await?;
+    b.wait_text("[data-testid='inventory-count']", "resources").await?;
+    let mini = estate
+        .accounts
+        .iter()
+        .flat_map(|a| &a.deployments)
+        .filter(|d| Deployment::parse(d).unwrap().properties.model.unwrap().name.unwrap().contains("gpt-4o-mini"))
+        .count();
+    b.fill("#f-q", "gpt-4o-mini").await?;
+    b.click("form[data-testid='inventory-filters'] button[type='submit']").await?;
+    b.wait_text("[data-testid='inventory-count']", &format!("{mini} resource")).await?;
+
+    // Into one resource: its typed view and its raw document.
+    b.click("table[data-testid='inventory-table'] tbody tr:first-child a").await?;
+    b.wait_text("[data-testid='typed-view']", "Model").await?;
+    b.wait_text("[data-testid='raw-document']", "\"model\"").await?;
+    b.client.clone().close().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_auditor_sees_what_changed_between_two_scans(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::store;
+    let mut before = attest_core::snapshot::demo::generate(6, 9);
+    before.accounts[0].account["properties"]["publicNetworkAccess"] = "Enabled".into();
+    let mut after = before.clone();
+    after.finished_at += time::Duration::days(1);
+    after.started_at += time::Duration::days(1);
+    after.accounts[0].account["properties"]["publicNetworkAccess"] = "Disabled".into();
+    let removed = after.accounts[1].deployments.remove(0);
+    let mut tx = pool.begin().await?;
+    store::insert(&mut tx, &before, store::Source::Demo, "test").await?;
+    let later = store::insert(&mut tx, &after, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "audrey", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "audrey", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.open(&format!("{}/snapshots/{}", server.base, later.id)).await?;
+    b.click("form[data-testid='compare-form'] button[type='submit']").await?;
+    b.wait_path("/diff").await?;
+    let summary = b.wait_text("[data-testid='diff-summary']", "changed").await?;
+    assert!(summary.contains("0 added") && summary.contains("1 removed") && summary.contains("1 changed"), "{summary}");
+    let table = b.wait_text("table[data-testid='diff-table']", "properties.publicNetworkAccess").await?;
+    assert!(table.contains("Enabled") && table.contains("Disabled"), "{table}");
+    assert!(table.contains(&removed["name"].as_str().unwrap().to_ascii_lowercase()), "{table}");
+    b.client.clone().close().await?;
+    Ok(())
+}

@@ -5,5 +5,6 @@
 pub mod admin;
 pub mod audit;
 pub mod dashboard;
+pub mod inventory;
 pub mod session;
 pub mod snapshots;

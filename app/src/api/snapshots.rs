@@ -27,7 +27,7 @@ pub async fn list_snapshots() -> Result<Vec<SnapshotRow>, AppError> {
 
 /// "3 subscriptions on management.azure.com" from a scope key.
 #[cfg(feature = "ssr")]
-fn describe_scope(key: &str) -> String {
+pub(crate) fn describe_scope(key: &str) -> String {
     let (endpoint, subs) = key.split_once('|').unwrap_or((key, ""));
     let host = endpoint.trim_start_matches("https://").trim_start_matches("http://");
     let n = subs.split(',').filter(|s| !s.is_empty()).count();

@@ -128,3 +128,117 @@ pub struct SnapshotRow {
     pub deployments: i32,
     pub role_assignments: i32,
 }
+
+/// A snapshot as the inventory, resource and diff pages head it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHeaderView {
+    pub id: String,
+    pub finished_at: String,
+    pub scope: String,
+    pub source: String,
+    pub partial: bool,
+    /// Each collection error, one line each.
+    pub errors: Vec<String>,
+    pub accounts: i32,
+    pub deployments: i32,
+    pub role_assignments: i32,
+}
+
+/// The resource kinds an inventory lists: (stored kind, label).
+pub const INVENTORY_KINDS: [(&str, &str); 6] = [
+    ("account", "Accounts"),
+    ("deployment", "Deployments"),
+    ("rai_policy", "Content filters"),
+    ("diagnostic_setting", "Diagnostic settings"),
+    ("private_endpoint_connection", "Private endpoints"),
+    ("role_assignment", "Role assignments"),
+];
+
+/// The quick filters an inventory offers: (flag, label, the kind it applies to).
+pub const INVENTORY_FLAGS: [(&str, &str, &str); 4] = [
+    ("public", "Public network access", "account"),
+    ("keys", "Key access enabled", "account"),
+    ("unfiltered", "No content filter", "deployment"),
+    ("global", "Global processing", "deployment"),
+];
+
+/// What the inventory page asks for (from its URL).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryQuery {
+    pub snapshot: String,
+    pub kind: String,
+    pub q: String,
+    pub flag: String,
+    pub sort: String,
+    pub desc: bool,
+    /// From 1.
+    pub page: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnView {
+    pub label: String,
+    /// The sort key when the column sorts.
+    pub sort: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRowView {
+    pub href: String,
+    pub cells: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryView {
+    pub header: SnapshotHeaderView,
+    pub kind: String,
+    pub columns: Vec<ColumnView>,
+    pub rows: Vec<InventoryRowView>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    /// Other snapshots of the same scope, newest first: (id, time).
+    pub same_scope: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceView {
+    pub header: SnapshotHeaderView,
+    pub kind: String,
+    pub kind_label: String,
+    pub resource_id: String,
+    /// The account a child resource belongs to, and its page.
+    pub account: Option<(String, String)>,
+    /// The typed view: label and value.
+    pub fields: Vec<(String, String)>,
+    /// The ARM document as collected, pretty-printed.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyChangeView {
+    pub path: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub kind_label: String,
+    pub resource_id: String,
+    /// "added", "removed" or "changed".
+    pub change: String,
+    /// The resource's page in the snapshot that has it.
+    pub href: String,
+    pub properties: Vec<PropertyChangeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffView {
+    pub from: SnapshotHeaderView,
+    pub to: SnapshotHeaderView,
+    pub added: i64,
+    pub removed: i64,
+    pub changed: i64,
+    pub changes: Vec<ChangeView>,
+}

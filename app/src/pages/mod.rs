@@ -2,7 +2,11 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod diff;
+pub mod import;
+pub mod inventory;
 pub mod not_found;
+pub mod resource;
 pub mod signin;
 pub mod snapshots;
 pub mod user;

@@ -16,7 +16,7 @@ pub fn Snapshots() -> impl IntoView {
     view! {
         <Layout title="Snapshots">
             <h1>"Snapshots"</h1>
-            <p class="muted">"Each snapshot is one immutable scan of an estate. Import one with "<code>"attest import FILE"</code>" or "<code>"POST /api/v1/snapshots"</code>"."</p>
+            <p class="muted">"Each snapshot is one immutable scan of an estate: "<code>"attest scan"</code>" stores one, or "<a href="/import">"import a file"</a>"."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rows.await {
@@ -34,7 +34,7 @@ pub fn Snapshots() -> impl IntoView {
                                 <tbody>
                                     {list.into_iter().map(|s| view! {
                                         <tr>
-                                            <td class="nowrap">{s.finished_at}</td>
+                                            <td class="nowrap"><a href={format!("/snapshots/{}", s.id)}>{s.finished_at}</a></td>
                                             <td>{s.scope}</td>
                                             <td>{s.source}</td>
                                             <td>{s.accounts}</td>

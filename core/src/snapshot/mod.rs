@@ -4,9 +4,11 @@
 //! collected is recorded, so a partial scan says so.
 
 pub mod arm;
+pub mod browse;
 pub mod builtin_roles;
 pub mod decode;
 pub mod demo;
+pub mod diff;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

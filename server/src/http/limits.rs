@@ -13,12 +13,19 @@ use axum::{
 
 /// Paths that accept snapshot files.
 pub fn is_upload(path: &str) -> bool {
-    path == "/api/v1/snapshots"
+    path == "/api/v1/snapshots" || path == super::upload::PATH
 }
 
+/// Room for the multipart envelope around a file posted from the upload form.
+const FORM_OVERHEAD: usize = 64 * 1024;
+
 pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit =
-        if is_upload(req.uri().path()) { state.config.import_limit_bytes } else { state.config.body_limit_bytes };
+    let path = req.uri().path();
+    let limit = match path {
+        p if p == super::upload::PATH => state.config.import_limit_bytes + FORM_OVERHEAD,
+        p if is_upload(p) => state.config.import_limit_bytes,
+        _ => state.config.body_limit_bytes,
+    };
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {

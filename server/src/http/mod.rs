@@ -7,3 +7,4 @@ pub mod csrf;
 pub mod health;
 pub mod limits;
 pub mod security;
+pub mod upload;

@@ -1,0 +1,59 @@
+//! One resource of a snapshot: its typed view (what Attest reads from it)
+//! and the raw ARM document exactly as collected.
+
+use crate::{
+    api::inventory::resource,
+    components::{layout::Layout, notice::ErrorPanel},
+    pages::inventory::SnapshotHeading,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn ResourcePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let key = move || {
+        (
+            params.with(|p| p.get("id").unwrap_or_default()),
+            query.with(|q| q.get("kind").unwrap_or_default()),
+            query.with(|q| q.get("id").unwrap_or_default()),
+        )
+    };
+    let data = Resource::new(key, |(snapshot, kind, id)| resource(snapshot, kind, id));
+    view! {
+        <Layout title="Resource">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        Ok(r) => {
+                            let back = format!("/snapshots/{}?kind={}", r.header.id, r.kind);
+                            let name = r.resource_id.rsplit('/').next().unwrap_or(&r.resource_id).to_string();
+                            view! {
+                                <p class="crumbs">
+                                    <a href="/snapshots">"Snapshots"</a>" / "
+                                    <a href=back>{r.kind_label.clone()}</a>" / "{name.clone()}
+                                </p>
+                                <h1>{name}</h1>
+                                <SnapshotHeading header=r.header.clone()/>
+                                <p><code class="wrap" data-testid="resource-id">{r.resource_id.clone()}</code></p>
+                                {r.account.clone().map(|(account, href)| view! { <p>"In account "<a href=href>{account}</a></p> })}
+                                <section class="panel">
+                                    <h2>"What Attest reads"</h2>
+                                    <dl class="facts" data-testid="typed-view">
+                                        {r.fields.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                                    </dl>
+                                </section>
+                                <section class="panel">
+                                    <h2>"ARM document as collected"</h2>
+                                    <pre class="raw" data-testid="raw-document">{r.raw}</pre>
+                                </section>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}
