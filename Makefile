@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/binaryen/node_modules/.bin:$(HOME)/.cargo/bin:$(
 
 LISTEN ?= 127.0.0.1:3000
 
-.PHONY: run test setup setup-test site server build sqlx-prepare clean-site
+.PHONY: run test bench setup setup-test site server build sqlx-prepare clean-site
 
 ## Build everything and serve the portal at http://$(LISTEN) (embedded PostgreSQL unless DATABASE_URL is set),
 ## seeded with a small demo estate when it holds no snapshot yet.
@@ -20,6 +20,10 @@ run: setup build
 ## Formatting, clippy (every feature set), unit, database and browser tests.
 test: setup-test build
 	scripts/test.sh
+
+## The snapshot benchmark: prints the figures recorded in BENCHMARKS.md (takes several minutes).
+bench: setup
+	scripts/bench.sh
 
 setup:
 	scripts/setup.sh

@@ -292,6 +292,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            if let Some(mib) = peak_memory_mib() {
+                eprintln!("peak memory: {mib} MiB");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { accounts, seed, out: Some(out), .. } => {
@@ -472,6 +475,15 @@ async fn fake_arm(args: FakeArmArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// This process's peak resident memory in MiB (Linux), for summaries and
+/// the benchmark.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 /// Writes a snapshot as JSON, gzip-compressed when the name ends in `.gz`.
 fn write_snapshot(snapshot: &attest_core::snapshot::Snapshot, out: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
@@ -508,6 +520,9 @@ async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, ac
         );
     } else {
         println!("already stored as snapshot {}; nothing written", stored.id);
+    }
+    if let Some(mib) = peak_memory_mib() {
+        eprintln!("peak memory: {mib} MiB");
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ pub struct Estate {
     /// Everything beneath an account, by lower-cased account id.
     records: HashMap<String, AccountRecord>,
     role_assignments: Vec<Value>,
+    /// Indexes into `role_assignments` by lower-cased scope, so that a large
+    /// estate answers atScope() without scanning every assignment.
+    assignments_by_scope: HashMap<String, Vec<usize>>,
     /// Role definitions by lower-cased GUID (they are addressable at any scope).
     role_definitions: HashMap<String, Value>,
     policy_assignments: Vec<Value>,
@@ -77,6 +80,14 @@ impl Estate {
             subscriptions: snapshot.subscriptions,
             accounts,
             records,
+            assignments_by_scope: snapshot.role_assignments.iter().enumerate().fold(
+                HashMap::new(),
+                |mut index: HashMap<String, Vec<usize>>, (i, a)| {
+                    let scope = a["properties"]["scope"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    index.entry(scope).or_default().push(i);
+                    index
+                },
+            ),
             role_assignments: snapshot.role_assignments,
             role_definitions,
             policy_assignments: snapshot.policy_assignments,
@@ -166,6 +177,17 @@ impl Estate {
             scope == s || scope.starts_with(&format!("{s}/")) || (filter.is_none() && s.starts_with(scope))
         };
         match rest.split('/').collect::<Vec<_>>().as_slice() {
+            // atScope(): the scope and each scope above it, from the index.
+            ["roleassignments"] if filter.is_some() => Answer::List(
+                scope
+                    .match_indices('/')
+                    .map(|(i, _)| &scope[..i])
+                    .chain([scope])
+                    .filter_map(|s| self.assignments_by_scope.get(s))
+                    .flatten()
+                    .map(|i| self.role_assignments[*i].clone())
+                    .collect(),
+            ),
             ["roleassignments"] => Answer::List(
                 self.role_assignments
                     .iter()

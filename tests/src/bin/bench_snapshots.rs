@@ -1,0 +1,280 @@
+//! The snapshot benchmark (issue 3): an estate of 5,000 accounts, 20,000
+//! deployments and 500,000 role assignments, scanned from the fake ARM,
+//! imported, compared with a raw PostgreSQL COPY of the same rows, and
+//! imported again with 1% of its resources changed. Prints figures; asserts
+//! nothing. Run with `make bench` (DATABASE_URL: a server it may create a
+//! scratch database on).
+
+use anyhow::{bail, Context};
+use attest_core::snapshot::{demo, DailyUsage, Snapshot};
+use serde_json::json;
+use server::fake_arm::{self, FakeArm, Options};
+use sqlx::{Connection, PgConnection};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+use tests::spawn;
+
+const ACCOUNTS: usize = 5_000;
+const DEPLOYMENTS_PER_ACCOUNT: usize = 4;
+const ASSIGNMENTS_PER_ACCOUNT: usize = 100;
+
+/// A deterministic GUID-shaped id from two numbers.
+fn guid(a: usize, b: usize) -> String {
+    let h = format!("{:016x}{:016x}", (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), b as u64 ^ 0xA5A5_5A5A);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// The demo estate, grown to the benchmark's size.
+fn estate() -> Snapshot {
+    let mut s = demo::generate(ACCOUNTS, 2026);
+    let roles: Vec<String> = s.role_definitions.iter().filter_map(|d| d["id"].as_str().map(str::to_string)).collect();
+    let mut at_scope: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for a in &s.role_assignments {
+        *at_scope.entry(a["properties"]["scope"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    for (i, record) in s.accounts.iter_mut().enumerate() {
+        let id = record.account["id"].as_str().unwrap_or_default().to_string();
+        let sub = id.split('/').nth(2).unwrap_or_default().to_string();
+        while record.deployments.len() < DEPLOYMENTS_PER_ACCOUNT {
+            let n = record.deployments.len();
+            let mut d = record.deployments[0].clone();
+            let name = format!("{}-x{n}", d["name"].as_str().unwrap_or("d"));
+            d["id"] = json!(format!("{id}/deployments/{name}"));
+            d["name"] = json!(name.clone());
+            let first = record.deployments[0]["name"].as_str().unwrap_or_default().to_string();
+            let copies: Vec<DailyUsage> = record
+                .usage
+                .iter()
+                .filter(|u| u.deployment == first)
+                .map(|u| DailyUsage { deployment: name.clone(), ..u.clone() })
+                .collect();
+            record.usage.extend(copies);
+            record.deployments.push(d);
+        }
+        let at_account = at_scope.get(&id).copied().unwrap_or(0);
+        for j in at_account..ASSIGNMENTS_PER_ACCOUNT {
+            let name = guid(i, j);
+            s.role_assignments.push(json!({
+                "id": format!("{id}/providers/Microsoft.Authorization/roleAssignments/{name}"), "name": name,
+                "type": "Microsoft.Authorization/roleAssignments",
+                "properties": {"roleDefinitionId": format!("/subscriptions/{sub}{}", roles[j % roles.len()]),
+                               "principalId": guid(j, i), "principalType": (["ServicePrincipal", "User", "Group"][j % 3]),
+                               "scope": id, "createdOn": "2025-09-01T10:00:00.0000000Z"}
+            }));
+        }
+    }
+    s
+}
+
+struct Run {
+    elapsed: Duration,
+    peak_mib: Option<u64>,
+    stdout: String,
+}
+
+fn attest(args: &[&str], database_url: Option<&str>) -> anyhow::Result<Run> {
+    let mut cmd = Command::new(spawn::bin_path());
+    cmd.args(args);
+    match database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let start = Instant::now();
+    let out = cmd.output().context("running attest")?;
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("attest {args:?} failed: {stderr}");
+    }
+    let peak_mib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak memory: "))
+        .and_then(|l| l.trim_end_matches(" MiB").parse().ok());
+    Ok(Run { elapsed, peak_mib, stdout: format!("{}{stderr}", String::from_utf8_lossy(&out.stdout)) })
+}
+
+async fn database_size(conn: &mut PgConnection) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select sum(pg_total_relation_size(c))::bigint from unnest(array['documents', 'snapshot_resources',
+         'snapshot_usage', 'snapshots']::regclass[]) c",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// COPY of the rows the first import wrote, into empty tables of the same
+/// shape (indexes included), timed.
+async fn raw_copy(conn: &mut PgConnection) -> anyhow::Result<(Duration, u64)> {
+    let mut total = Duration::ZERO;
+    let mut rows = 0u64;
+    for table in ["documents", "snapshot_resources", "snapshot_usage"] {
+        sqlx::query(&format!("create table bench_{table} (like {table} including all)")).execute(&mut *conn).await?;
+        let mut data = Vec::new();
+        {
+            use futures_util::TryStreamExt;
+            let mut stream = conn.copy_out_raw(&format!("copy {table} to stdout")).await?;
+            while let Some(chunk) = stream.try_next().await? {
+                data.extend_from_slice(&chunk);
+            }
+        }
+        let start = Instant::now();
+        let mut copy = conn.copy_in_raw(&format!("copy bench_{table} from stdin")).await?;
+        copy.send(data).await?;
+        rows += copy.finish().await?;
+        total += start.elapsed();
+    }
+    Ok((total, rows))
+}
+
+/// The scanned estate again, a day later, with 1% of its resources changed.
+fn one_percent_changed(path: &Path, out: &Path) -> anyhow::Result<usize> {
+    let mut s: Snapshot = serde_json::from_slice(&std::fs::read(path)?)?;
+    s.started_at += time::Duration::days(1);
+    s.finished_at += time::Duration::days(1);
+    let mut changed = 0;
+    for (i, r) in s.accounts.iter_mut().enumerate() {
+        if i % 100 == 0 {
+            r.account["tags"]["bench"] = json!("changed");
+            changed += 1;
+        }
+        for (j, d) in r.deployments.iter_mut().enumerate() {
+            if (i * DEPLOYMENTS_PER_ACCOUNT + j) % 100 == 0 {
+                d["sku"]["capacity"] = json!(999);
+                changed += 1;
+            }
+        }
+    }
+    for (i, a) in s.role_assignments.iter_mut().enumerate() {
+        if i % 100 == 0 {
+            a["properties"]["description"] = json!("reviewed");
+            changed += 1;
+        }
+    }
+    std::fs::write(out, serde_json::to_vec(&s)?)?;
+    Ok(changed)
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let base_url = std::env::var("DATABASE_URL")
+        .context("set DATABASE_URL to a PostgreSQL server the benchmark may create a scratch database on")?;
+    let dir = std::env::temp_dir().join(format!("attest-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+
+    let start = Instant::now();
+    let estate = estate();
+    let deployments: usize = estate.accounts.iter().map(|a| a.deployments.len()).sum();
+    println!(
+        "estate: {} accounts, {deployments} deployments, {} role assignments, {} usage rows (generated in {:.1} s)",
+        estate.accounts.len(),
+        estate.role_assignments.len(),
+        estate.accounts.iter().map(|a| a.usage.len()).sum::<usize>(),
+        start.elapsed().as_secs_f64()
+    );
+
+    // Scan: the fake ARM in this process, the scanner as a separate process
+    // (so its peak memory is its own). ARM's pacing is lifted to measure the
+    // scanner; a real scan is bound by ARM's budget (see the paced estimate).
+    let arm = FakeArm::new(
+        fake_arm::Estate::from_snapshot(estate, time::OffsetDateTime::now_utc().date()),
+        Options { page_size: 1000, token: Some("bench".into()), ..Default::default() },
+    );
+    let endpoint = fake_arm::spawn_local(&arm).await?;
+    let token: PathBuf = dir.join("token");
+    std::fs::write(&token, "bench")?;
+    let scanned = dir.join("scan.json");
+    let scan = attest(
+        &[
+            "scan",
+            "--arm-endpoint",
+            &endpoint,
+            "--access-token-file",
+            token.to_str().unwrap(),
+            "--out",
+            scanned.to_str().unwrap(),
+            "--read-budget",
+            "1000000/1000000",
+            "--concurrency",
+            "32",
+        ],
+        None,
+    )?;
+    let requests = fake_arm::Stats::get(&arm.stats.requests);
+    println!(
+        "scan: {:.1} s, {requests} requests ({:.0}/s), peak memory {} MiB, file {:.0} MiB; \
+         at ARM's budget of 25 reads/s per subscription over 3 subscriptions it would take at least {:.0} s",
+        scan.elapsed.as_secs_f64(),
+        requests as f64 / scan.elapsed.as_secs_f64(),
+        scan.peak_mib.map_or("?".into(), |m| m.to_string()),
+        mib(std::fs::metadata(&scanned)?.len() as i64),
+        requests as f64 / 75.0
+    );
+
+    // A scratch database.
+    let name = format!("attest_bench_{}", std::process::id());
+    let mut admin = PgConnection::connect(&base_url).await?;
+    sqlx::query(&format!("create database {name}")).execute(&mut admin).await?;
+    let mut url = url::Url::parse(&base_url)?;
+    url.set_path(&format!("/{name}"));
+    let db_url = url.to_string();
+    let result = async {
+        attest(&["migrate"], Some(&db_url))?;
+        let mut conn = PgConnection::connect(&db_url).await?;
+
+        let import = attest(&["import", scanned.to_str().unwrap()], Some(&db_url))?;
+        let size1 = database_size(&mut conn).await?;
+        println!(
+            "import: {:.1} s, peak memory {} MiB, database {:.0} MiB ({})",
+            import.elapsed.as_secs_f64(),
+            import.peak_mib.map_or("?".into(), |m| m.to_string()),
+            mib(size1),
+            import.stdout.lines().next().unwrap_or("")
+        );
+
+        let (copy, rows) = raw_copy(&mut conn).await?;
+        println!(
+            "raw COPY of the same {rows} rows: {:.1} s; import / COPY = {:.2}x (target: at most 3x)",
+            copy.as_secs_f64(),
+            import.elapsed.as_secs_f64() / copy.as_secs_f64()
+        );
+        for table in ["documents", "snapshot_resources", "snapshot_usage"] {
+            sqlx::query(&format!("drop table bench_{table}")).execute(&mut conn).await?;
+        }
+
+        let second = dir.join("scan-1pc.json");
+        let changed = one_percent_changed(&scanned, &second)?;
+        let import2 = attest(&["import", second.to_str().unwrap()], Some(&db_url))?;
+        let size2 = database_size(&mut conn).await?;
+        println!(
+            "second import ({changed} resources changed): {:.1} s, peak memory {} MiB, database grew {:.0} MiB = {:.1}% \
+             (target: at most 5%)",
+            import2.elapsed.as_secs_f64(),
+            import2.peak_mib.map_or("?".into(), |m| m.to_string()),
+            mib(size2 - size1),
+            100.0 * (size2 - size1) as f64 / size1 as f64
+        );
+        let parts: Vec<(String, i64)> = sqlx::query_as(
+            "select c::text, pg_total_relation_size(c)::bigint from unnest(array['documents', 'snapshot_resources',
+             'snapshot_usage', 'snapshots']::regclass[]) c",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        println!(
+            "where the bytes are: {}",
+            parts.iter().map(|(t, b)| format!("{t} {:.0} MiB", mib(*b))).collect::<Vec<_>>().join(", ")
+        );
+        conn.close().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
