@@ -5,9 +5,10 @@
 //! without a content filter or with weak thresholds, missing diagnostics,
 //! GlobalStandard deployments in EU regions, users holding Owner or
 //! Contributor, assignments to deleted principals, and usage spikes.
-//! Documents follow the shapes of Microsoft's 2026-09-01 examples.
+//! Every document starts from Microsoft's example payload of its kind
+//! (`templates`), overridden where the estate varies.
 
-use super::{builtin_roles, AccountRecord, DailyUsage, ScanScope, Snapshot, SCHEMA_VERSION};
+use super::{builtin_roles, templates, AccountRecord, DailyUsage, ScanScope, Snapshot, SCHEMA_VERSION};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -59,9 +60,13 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            json!({"id": format!("/subscriptions/{s}"), "subscriptionId": s, "tenantId": tenant,
-                   "displayName": (["Production AI", "Shared AI services", "AI sandbox"][i]), "state": "Enabled",
-                   "authorizationSource": "RoleBased"})
+            templates::fill(
+                "subscription",
+                json!({"id": format!("/subscriptions/{s}"), "subscriptionId": s, "tenantId": tenant,
+                       "displayName": (["Production AI", "Shared AI services", "AI sandbox"][i]), "state": "Enabled",
+                       "authorizationSource": "RoleBased", "managedByTenants": [],
+                       "tags": {"cost-center": (["cc-4100", "cc-4200", "cc-9000"][i])}}),
+            )
         })
         .collect();
 
@@ -102,46 +107,61 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         let mut pecs = Vec::new();
         if private_endpoint {
             let pe_name = format!("pe-{name}");
-            let pec = json!({
-                "id": format!("{id}/privateEndpointConnections/{pe_name}.{}", guid(&mut rng)),
-                "name": pe_name, "type": "Microsoft.CognitiveServices/accounts/privateEndpointConnections",
-                "properties": {"privateEndpoint": {"id": format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateEndpoints/{pe_name}")},
-                               "privateLinkServiceConnectionState": {"status": if chance(&mut rng, 0.9) { "Approved" } else { "Pending" }, "description": "Auto-Approved", "actionsRequired": "None"},
-                               "provisioningState": "Succeeded", "groupIds": ["account"]}
-            });
+            let pec = templates::fill(
+                "private-endpoint-connection",
+                json!({
+                    "id": format!("{id}/privateEndpointConnections/{pe_name}.{}", guid(&mut rng)),
+                    "name": pe_name, "type": "Microsoft.CognitiveServices/accounts/privateEndpointConnections",
+                    "properties": {"privateEndpoint": {"id": format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateEndpoints/{pe_name}")},
+                                   "privateLinkServiceConnectionState": {"status": if chance(&mut rng, 0.9) { "Approved" } else { "Pending" }, "description": "Auto-Approved", "actionsRequired": "None"},
+                                   "provisioningState": "Succeeded", "groupIds": ["account"]}
+                }),
+            );
             properties["privateEndpointConnections"] = json!([pec.clone()]);
             pecs.push(pec);
         }
-        let mut account = json!({
-            "id": id, "name": name, "type": "Microsoft.CognitiveServices/accounts", "kind": kind,
-            "location": region, "sku": {"name": "S0"},
-            "tags": {"team": team, "data-classification": (["public", "internal", "confidential", "restricted"][rng.gen_range(0..4)])},
-            "etag": format!("\"{}\"", guid(&mut rng)),
-            "properties": properties,
-        });
+        let mut account = templates::fill(
+            "account",
+            json!({
+                "id": id, "name": name, "type": "Microsoft.CognitiveServices/accounts", "kind": kind,
+                "location": region, "sku": {"name": "S0"},
+                "tags": {"team": team, "data-classification": (["public", "internal", "confidential", "restricted"][rng.gen_range(0..4)])},
+                "etag": format!("\"{}\"", guid(&mut rng)),
+                "properties": properties,
+            }),
+        );
         if managed_identity {
             account["identity"] = json!({"type": "SystemAssigned", "principalId": guid(&mut rng), "tenantId": tenant});
         }
 
         // Content filters: a strict custom policy on most accounts; some weak.
         let weak = chance(&mut rng, 0.25);
-        let threshold = |strict: &str| if weak { "High".to_string() } else { strict.to_string() };
-        let mut filters = Vec::new();
-        for category in ["Hate", "Sexual", "Selfharm", "Violence"] {
-            for source in ["Prompt", "Completion"] {
-                filters.push(json!({"name": category, "blocking": true, "enabled": true,
-                                    "severityThreshold": threshold("Medium"), "source": source}));
+        // Microsoft's example policy, with the four harm categories set to
+        // Medium (High when weak) and the shields blocking (or not).
+        let mut filters: Vec<serde_json::Value> =
+            templates::template("rai-policy")["properties"]["contentFilters"].as_array().cloned().unwrap_or_default();
+        for f in &mut filters {
+            match f["name"].as_str().unwrap_or_default() {
+                "Hate" | "Sexual" | "Selfharm" | "Violence" => {
+                    f["enabled"] = true.into();
+                    f["blocking"] = true.into();
+                    f["severityThreshold"] = (if weak { "High" } else { "Medium" }).into();
+                }
+                "Jailbreak" => f["blocking"] = (!weak).into(),
+                _ => {}
             }
         }
-        filters.push(json!({"name": "Jailbreak", "blocking": !weak, "enabled": true, "source": "Prompt"}));
         filters.push(json!({"name": "Indirect Attack", "blocking": !weak, "enabled": !weak, "source": "Prompt"}));
         let policy_name = if weak { "relaxed-filter" } else { "strict-filter" };
-        let rai_policy = json!({
-            "id": format!("{id}/raiPolicies/{policy_name}"), "name": policy_name,
-            "type": "Microsoft.CognitiveServices/accounts/raiPolicies",
-            "properties": {"type": "UserManaged", "mode": "Blocking", "basePolicyName": "Microsoft.DefaultV2",
-                           "contentFilters": filters, "customBlocklists": []}
-        });
+        let rai_policy = templates::fill(
+            "rai-policy",
+            json!({
+                "id": format!("{id}/raiPolicies/{policy_name}"), "name": policy_name,
+                "type": "Microsoft.CognitiveServices/accounts/raiPolicies",
+                "properties": {"type": "UserManaged", "mode": "Blocking", "basePolicyName": "Microsoft.DefaultV2",
+                               "contentFilters": filters, "customBlocklists": []}
+            }),
+        );
 
         let mut deployments = Vec::new();
         let mut usage = Vec::new();
@@ -167,11 +187,14 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
             if let Some(f) = filter {
                 props["raiPolicyName"] = f.into();
             }
-            deployments.push(json!({
-                "id": format!("{id}/deployments/{dep_name}"), "name": dep_name,
-                "type": "Microsoft.CognitiveServices/accounts/deployments",
-                "sku": {"name": sku, "capacity": capacity}, "properties": props,
-            }));
+            deployments.push(templates::fill(
+                "deployment",
+                json!({
+                    "id": format!("{id}/deployments/{dep_name}"), "name": dep_name,
+                    "type": "Microsoft.CognitiveServices/accounts/deployments",
+                    "sku": {"name": sku, "capacity": capacity}, "properties": props,
+                }),
+            ));
             let base: u64 = rng.gen_range(20_000..2_000_000);
             let spike_day = if chance(&mut rng, 0.2) { Some(rng.gen_range(0..DAYS)) } else { None };
             for day in 0..DAYS {
@@ -197,13 +220,17 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
             if !partial {
                 logs.push(json!({"category": "RequestResponse", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}));
             }
-            vec![json!({
-                "id": format!("{id}/providers/microsoft.insights/diagnosticSettings/to-law"), "name": "to-law",
-                "type": "Microsoft.Insights/diagnosticSettings",
-                "properties": {"workspaceId": format!("/subscriptions/{sub}/resourceGroups/rg-monitoring/providers/Microsoft.OperationalInsights/workspaces/law-ai"),
-                               "logAnalyticsDestinationType": "Dedicated", "logs": logs,
-                               "metrics": [{"category": "AllMetrics", "enabled": true}]}
-            })]
+            vec![templates::fill(
+                "diagnostic-setting",
+                json!({
+                    "id": format!("{id}/providers/microsoft.insights/diagnosticSettings/to-law"), "name": "to-law",
+                    "type": "Microsoft.Insights/diagnosticSettings",
+                    "properties": {"workspaceId": format!("/subscriptions/{sub}/resourceGroups/rg-monitoring/providers/Microsoft.OperationalInsights/workspaces/law-ai"),
+                                   "storageAccountId": null, "eventHubAuthorizationRuleId": null, "marketplacePartnerId": null,
+                                   "logAnalyticsDestinationType": "Dedicated", "logs": logs,
+                                   "metrics": [{"category": "AllMetrics", "enabled": true}]}
+                }),
+            )]
         } else {
             vec![]
         };
@@ -286,13 +313,16 @@ fn role_assignment(
 ) {
     let role_id = builtin_roles::arm_definition(role).and_then(|d| d["id"].as_str().map(str::to_string));
     let name = guid(rng);
-    out.push(json!({
-        "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), "name": name,
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {"roleDefinitionId": format!("/subscriptions/{sub}{}", role_id.unwrap_or_default()),
-                       "principalId": guid(rng), "principalType": principal_type, "scope": scope,
-                       "createdOn": created_on}
-    }));
+    out.push(templates::fill(
+        "role-assignment",
+        json!({
+            "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"), "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {"roleDefinitionId": format!("/subscriptions/{sub}{}", role_id.unwrap_or_default()),
+                           "principalId": guid(rng), "principalType": principal_type, "scope": scope,
+                           "createdOn": created_on}
+        }),
+    ));
 }
 
 #[cfg(test)]
@@ -351,5 +381,22 @@ mod tests {
             t[t.len() / 2]
         };
         assert!(max > 5 * median, "usage spikes stand out");
+    }
+
+    #[test]
+    fn documents_carry_what_microsofts_examples_carry() {
+        let s = generate(10, 4);
+        assert!(s.subscriptions.iter().all(|d| d["subscriptionPolicies"]["spendingLimit"] == "Off"));
+        let policy = &s.accounts[0].rai_policies[0];
+        let names: Vec<&str> = policy["properties"]["contentFilters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        assert!(names.contains(&"Protected Material Code") && names.contains(&"Profanity"), "{names:?}");
+        for d in s.accounts.iter().flat_map(|a| &a.diagnostic_settings) {
+            assert!(d["properties"].get("storageAccountId").is_none(), "the example's storage target is not ours");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod demo;
 pub mod diff;
 pub mod store;
+pub mod templates;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
