@@ -136,19 +136,19 @@ fn one_percent_changed(path: &Path, out: &Path) -> anyhow::Result<usize> {
     s.finished_at += time::Duration::days(1);
     let mut changed = 0;
     for (i, r) in s.accounts.iter_mut().enumerate() {
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             r.account["tags"]["bench"] = json!("changed");
             changed += 1;
         }
         for (j, d) in r.deployments.iter_mut().enumerate() {
-            if (i * DEPLOYMENTS_PER_ACCOUNT + j) % 100 == 0 {
+            if (i * DEPLOYMENTS_PER_ACCOUNT + j).is_multiple_of(100) {
                 d["sku"]["capacity"] = json!(999);
                 changed += 1;
             }
         }
     }
     for (i, a) in s.role_assignments.iter_mut().enumerate() {
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             a["properties"]["description"] = json!("reviewed");
             changed += 1;
         }
