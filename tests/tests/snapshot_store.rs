@@ -87,9 +87,12 @@ async fn a_failed_import_leaves_nothing_behind(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn stored_snapshots_are_immutable(pool: PgPool) {
     store(&pool, &example()).await.unwrap();
+    // A demo estate too, for usage rows.
+    store(&pool, &attest_core::snapshot::demo::generate(2, 1)).await.unwrap();
     for sql in [
         "update snapshots set collector = 'forged'",
-        "delete from snapshot_resources",
+        "delete from snapshot_members",
+        "delete from usage_days",
         "update documents set body = '{}'",
         "delete from snapshots",
     ] {

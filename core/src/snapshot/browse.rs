@@ -109,7 +109,7 @@ pub async fn inventory(pool: &PgPool, q: &InventoryQuery) -> CoreResult<Inventor
     let text = q.text.trim().to_lowercase();
     let pattern = format!("%{}%", like_escape(&text));
     let rows = sqlx::query!(
-        r#"select r.resource_id, r.account_id, d.body, count(*) over () as "total!"
+        r#"select r.resource_id as "resource_id!", r.account_id, d.body, count(*) over () as "total!"
            from snapshot_resources r join documents d on d.hash = r.document_hash
            where r.snapshot_id = $1 and r.kind = $2
              and ($3 = '' or r.resource_id like $4
@@ -164,8 +164,8 @@ pub async fn inventory(pool: &PgPool, q: &InventoryQuery) -> CoreResult<Inventor
 pub async fn role_names(pool: &PgPool, snapshot: Uuid) -> CoreResult<HashMap<String, String>> {
     let rows = sqlx::query!(
         r#"select lower(d.body->>'name') as "guid!", d.body#>>'{properties,roleName}' as "role_name!"
-           from snapshot_resources r join documents d on d.hash = r.document_hash
-           where r.snapshot_id = $1 and r.kind = 'role_definition'
+           from snapshot_members m cross join lateral unnest(m.ids) as member(id) join documents d on d.id = member.id
+           where m.snapshot_id = $1 and m.kind = 'role_definition'
              and d.body->>'name' is not null and d.body#>>'{properties,roleName}' is not null"#,
         snapshot
     )
@@ -177,9 +177,10 @@ pub async fn role_names(pool: &PgPool, snapshot: Uuid) -> CoreResult<HashMap<Str
 /// One resource of a snapshot, by kind and ARM id (compared without case).
 pub async fn resource(pool: &PgPool, snapshot: Uuid, kind: &str, id: &str) -> CoreResult<Item> {
     let row = sqlx::query!(
-        r#"select r.resource_id, r.account_id, d.body
-           from snapshot_resources r join documents d on d.hash = r.document_hash
-           where r.snapshot_id = $1 and r.kind = $2 and r.resource_id = lower($3)"#,
+        r#"select d.resource_id, d.account_id, d.body
+           from documents d
+           join snapshot_members m on m.snapshot_id = $1 and m.kind = $2 and d.id = any(m.ids)
+           where d.resource_id = lower($3) and d.kind = $2"#,
         snapshot,
         kind,
         id

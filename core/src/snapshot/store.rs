@@ -63,6 +63,21 @@ fn canonical_hash(value: &impl Serialize) -> CoreResult<[u8; 32]> {
     Ok(Sha256::digest(&bytes).into())
 }
 
+/// The address of a usage day: SHA-256 of
+/// `account|deployment|YYYY-MM-DD|prompt|completion|total|requests`
+/// (migration 20261121000003 computes the same in SQL).
+fn usage_hash(account: &str, u: &super::DailyUsage, day: time::Date) -> [u8; 32] {
+    let text = format!(
+        "{account}|{}|{day}|{}|{}|{}|{}",
+        u.deployment,
+        i64::try_from(u.prompt_tokens).unwrap_or(i64::MAX),
+        i64::try_from(u.completion_tokens).unwrap_or(i64::MAX),
+        i64::try_from(u.total_tokens).unwrap_or(i64::MAX),
+        i64::try_from(u.requests).unwrap_or(i64::MAX)
+    );
+    Sha256::digest(text.as_bytes()).into()
+}
+
 /// The resource's ARM id, lower-cased; subscriptions may carry only
 /// `subscriptionId`.
 fn resource_id(body: &Value, path: &str) -> CoreResult<String> {
@@ -163,6 +178,15 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
             Ok((resource_id(&a.account, &format!("accounts[{i}].account"))?, u, day))
         })
         .collect::<CoreResult<_>>()?;
+    let mut days_seen = HashSet::with_capacity(usage_rows.len());
+    for (account, u, day) in &usage_rows {
+        if !days_seen.insert((account.as_str(), u.deployment.as_str(), *day)) {
+            return Err(CoreError::InvalidAt {
+                path: "accounts[].usage".into(),
+                message: format!("two usage rows for deployment {} of {account} on {day}", u.deployment),
+            });
+        }
+    }
 
     let mut listing: Vec<(&str, &str, String)> =
         rows.iter().map(|r| (r.kind, r.resource_id.as_str(), hex::encode(r.hash))).collect();
@@ -221,43 +245,50 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
         return Ok(Stored { id: existing, created: false, resources: rows.len(), new_documents: 0 });
     };
 
-    // Documents first (each once), then the snapshot's references to them.
-    let mut unique: HashMap<[u8; 32], &Value> = HashMap::with_capacity(rows.len());
+    // Documents first (each once), then the snapshot's members: per kind,
+    // the sorted ids of its documents.
+    let mut unique: HashMap<[u8; 32], &Row> = HashMap::with_capacity(rows.len());
     for r in &rows {
-        unique.entry(r.hash).or_insert(r.body);
+        unique.entry(r.hash).or_insert(r);
     }
-    let docs: Vec<([u8; 32], &Value)> = unique.into_iter().collect();
+    let docs: Vec<&Row> = unique.into_values().collect();
     let mut new_documents = 0;
+    let mut document_ids: HashMap<[u8; 32], i64> = HashMap::with_capacity(docs.len());
     for chunk in docs.chunks(BATCH) {
-        let hashes: Vec<Vec<u8>> = chunk.iter().map(|(h, _)| h.to_vec()).collect();
-        let bodies: Vec<Value> = chunk.iter().map(|(_, b)| (*b).clone()).collect();
+        let hashes: Vec<Vec<u8>> = chunk.iter().map(|r| r.hash.to_vec()).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|r| r.kind).collect();
+        let ids: Vec<&str> = chunk.iter().map(|r| r.resource_id.as_str()).collect();
+        let accounts: Vec<Option<&str>> = chunk.iter().map(|r| r.account_id.as_deref()).collect();
+        let bodies: Vec<Value> = chunk.iter().map(|r| r.body.clone()).collect();
         new_documents += sqlx::query!(
-            "insert into documents (hash, body) select * from unnest($1::bytea[], $2::jsonb[]) on conflict (hash) do nothing",
+            "insert into documents (hash, kind, resource_id, account_id, body)
+             select * from unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+             on conflict (hash) do nothing",
             &hashes,
+            &kinds as &[&str],
+            &ids as &[&str],
+            &accounts as &[Option<&str>],
             &bodies
         )
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        for row in
+            sqlx::query!("select hash, id from documents where hash = any($1)", &hashes).fetch_all(&mut *tx).await?
+        {
+            document_ids.insert(row.hash.try_into().map_err(|_| CoreError::Internal("a 32-byte hash".into()))?, row.id);
+        }
     }
-    for chunk in rows.chunks(BATCH) {
-        let kinds: Vec<&str> = chunk.iter().map(|r| r.kind).collect();
-        let ids: Vec<&str> = chunk.iter().map(|r| r.resource_id.as_str()).collect();
-        let accounts: Vec<Option<&str>> = chunk.iter().map(|r| r.account_id.as_deref()).collect();
-        let hashes: Vec<Vec<u8>> = chunk.iter().map(|r| r.hash.to_vec()).collect();
-        sqlx::query!(
-            "insert into snapshot_resources (snapshot_id, kind, resource_id, account_id, document_hash)
-             select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::bytea[])",
-            id,
-            &kinds as &[&str],
-            &ids as &[&str],
-            &accounts as &[Option<&str>],
-            &hashes
-        )
-        .execute(&mut *tx)
-        .await?;
+    let mut members: HashMap<&str, Vec<i64>> = HashMap::new();
+    for r in &rows {
+        members.entry(r.kind).or_default().push(document_ids[&r.hash]);
     }
+
+    // Usage days, each distinct row once, addressed by the same text the
+    // migration that introduced them hashes.
+    let mut usage_ids = Vec::with_capacity(usage_rows.len());
     for chunk in usage_rows.chunks(BATCH) {
+        let hashes: Vec<Vec<u8>> = chunk.iter().map(|(a, u, d)| usage_hash(a, u, *d).to_vec()).collect();
         let accounts: Vec<&str> = chunk.iter().map(|(a, _, _)| a.as_str()).collect();
         let deployments: Vec<&str> = chunk.iter().map(|(_, u, _)| u.deployment.as_str()).collect();
         let days: Vec<time::Date> = chunk.iter().map(|(_, _, d)| *d).collect();
@@ -265,10 +296,12 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
             chunk.iter().map(|(_, u, _)| i64::try_from(f(u)).unwrap_or(i64::MAX)).collect()
         };
         sqlx::query!(
-            "insert into snapshot_usage (snapshot_id, account_id, deployment, day, prompt_tokens, completion_tokens,
-                                         total_tokens, requests)
-             select $1, * from unnest($2::text[], $3::text[], $4::date[], $5::int8[], $6::int8[], $7::int8[], $8::int8[])",
-            id,
+            "insert into usage_days (hash, account_id, deployment, day, prompt_tokens, completion_tokens,
+                                     total_tokens, requests)
+             select * from unnest($1::bytea[], $2::text[], $3::text[], $4::date[], $5::int8[], $6::int8[], $7::int8[],
+                                  $8::int8[])
+             on conflict (hash) do nothing",
+            &hashes,
             &accounts as &[&str],
             &deployments as &[&str],
             &days,
@@ -278,8 +311,20 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
             &n(|u| u.requests),
         )
         .execute(&mut *tx)
-        .await
-        .map_err(|e| CoreError::from_unique(e, "snapshot_usage_pkey", "two usage rows for the same deployment and day"))?;
+        .await?;
+        usage_ids.extend(
+            sqlx::query_scalar!("select id from usage_days where hash = any($1)", &hashes).fetch_all(&mut *tx).await?,
+        );
+    }
+    if !usage_ids.is_empty() {
+        members.insert("usage", usage_ids);
+    }
+    for (kind, mut ids) in members {
+        ids.sort_unstable();
+        ids.dedup();
+        sqlx::query!("insert into snapshot_members (snapshot_id, kind, ids) values ($1, $2, $3)", id, kind, &ids)
+            .execute(&mut *tx)
+            .await?;
     }
     audit::append(
         tx,

@@ -98,8 +98,8 @@ fn attest(args: &[&str], database_url: Option<&str>) -> anyhow::Result<Run> {
 
 async fn database_size(conn: &mut PgConnection) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "select sum(pg_total_relation_size(c))::bigint from unnest(array['documents', 'snapshot_resources',
-         'snapshot_usage', 'snapshots']::regclass[]) c",
+        "select sum(pg_total_relation_size(c))::bigint from unnest(array['documents', 'snapshot_members',
+         'usage_days', 'snapshots']::regclass[]) c",
     )
     .fetch_one(conn)
     .await?)
@@ -110,8 +110,11 @@ async fn database_size(conn: &mut PgConnection) -> anyhow::Result<i64> {
 async fn raw_copy(conn: &mut PgConnection) -> anyhow::Result<(Duration, u64)> {
     let mut total = Duration::ZERO;
     let mut rows = 0u64;
-    for table in ["documents", "snapshot_resources", "snapshot_usage"] {
-        sqlx::query(&format!("create table bench_{table} (like {table} including all)")).execute(&mut *conn).await?;
+    for table in ["documents", "usage_days", "snapshot_members"] {
+        // Same columns, defaults and indexes; ids are copied, not generated.
+        sqlx::query(&format!("create table bench_{table} (like {table} including all excluding identity)"))
+            .execute(&mut *conn)
+            .await?;
         let mut data = Vec::new();
         {
             use futures_util::TryStreamExt;
@@ -244,7 +247,7 @@ async fn main() -> anyhow::Result<()> {
             copy.as_secs_f64(),
             import.elapsed.as_secs_f64() / copy.as_secs_f64()
         );
-        for table in ["documents", "snapshot_resources", "snapshot_usage"] {
+        for table in ["documents", "usage_days", "snapshot_members"] {
             sqlx::query(&format!("drop table bench_{table}")).execute(&mut conn).await?;
         }
 
@@ -261,8 +264,8 @@ async fn main() -> anyhow::Result<()> {
             100.0 * (size2 - size1) as f64 / size1 as f64
         );
         let parts: Vec<(String, i64)> = sqlx::query_as(
-            "select c::text, pg_total_relation_size(c)::bigint from unnest(array['documents', 'snapshot_resources',
-             'snapshot_usage', 'snapshots']::regclass[]) c",
+            "select c::text, pg_total_relation_size(c)::bigint from unnest(array['documents', 'snapshot_members',
+             'usage_days', 'snapshots']::regclass[]) c",
         )
         .fetch_all(&mut conn)
         .await?;
