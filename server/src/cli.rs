@@ -506,8 +506,8 @@ async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, ac
     if size > config.import_limit_bytes as u64 {
         bail!("{}: {size} bytes is over the import limit of {} bytes", file.display(), config.import_limit_bytes);
     }
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let (stored, errors) = store::import(pool, &bytes, config.import_limit_bytes, store::Source::Import, actor)
+    let reader = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let (stored, errors) = store::import(pool, reader, config.import_limit_bytes, store::Source::Import, actor)
         .await
         .with_context(|| format!("{}", file.display()))?;
     if stored.created {

@@ -5,7 +5,7 @@ use super::{Snapshot, SCHEMA_VERSION};
 use crate::{CoreError, CoreResult};
 use std::io::Read;
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Decodes `bytes` (JSON, or gzip when it starts with gzip's magic number).
 /// `limit` bounds both the input and the decompressed JSON, so a small
@@ -59,7 +59,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> CoreResult<Snapshot> {
 }
 
 /// serde_json appends " at line L column C"; the position is reported once.
-fn strip_position(message: &str) -> &str {
+pub(crate) fn strip_position(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
 }
 

@@ -9,8 +9,10 @@ pub mod builtin_roles;
 pub mod decode;
 pub mod demo;
 pub mod diff;
+pub mod ingest;
 pub mod store;
 pub mod templates;
+pub mod writer;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -75,7 +75,7 @@ async fn import_snapshot(
         Ok(b) => b,
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("larger than {limit} bytes")})),
     };
-    match store::import(&state.pool, &bytes, limit, store::Source::Api, &principal.name).await.map(|(s, _)| s) {
+    match store::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Api, &principal.name).await.map(|(s, _)| s) {
         Ok(stored) if stored.created => (
             StatusCode::CREATED,
             Json(json!({"id": stored.id, "stored": true, "resources": stored.resources, "new_documents": stored.new_documents})),

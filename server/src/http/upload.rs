@@ -56,7 +56,7 @@ pub async fn upload_snapshot(
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return back("choose a snapshot file to upload");
     };
-    match store::import(&state.pool, &bytes, limit, store::Source::Upload, &principal.name).await {
+    match store::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Upload, &principal.name).await {
         Ok((stored, _)) => Redirect::to(&format!(
             "/snapshots/{}?imported={}",
             stored.id,
