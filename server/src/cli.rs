@@ -276,15 +276,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(report) = run_scan(&args).await? else { return Ok(ExitCode::from(2)) };
             match &args.out {
                 Some(out) => {
-                    write_snapshot(&report.snapshot, out)?;
+                    write_file(out, |w| report.scanned.write_json(w))?;
                     println!("wrote the snapshot to {}", out.display());
                 }
                 None => {
+                    // Through a file and the streaming importer, so a large
+                    // estate is never held twice.
                     use attest_core::snapshot::store;
+                    let spool = std::env::temp_dir().join(format!("attest-scan-{}.json", uuid::Uuid::new_v4()));
+                    write_file(&spool, |w| report.scanned.write_json(w))?;
+                    drop(report);
                     let db = database::open(&config).await?;
-                    let mut tx = db.pool.begin().await?;
-                    let stored = store::insert(&mut tx, &report.snapshot, store::Source::Scan, &cli_actor()).await?;
-                    tx.commit().await?;
+                    let file = std::fs::File::open(&spool).context("reading the scan back")?;
+                    let imported = store::import(&db.pool, file, usize::MAX, store::Source::Scan, &cli_actor()).await;
+                    let _ = std::fs::remove_file(&spool);
+                    let (stored, _) = imported?;
                     db.pool.close().await;
                     println!(
                         "stored snapshot {}: {} resources, {} new documents",
@@ -400,15 +406,15 @@ async fn run_scan(args: &ScanArgs) -> anyhow::Result<Option<scan::ScanReport>> {
     options.progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let report = scan::scan(&options, Arc::new(credential)).await?;
-    let s = &report.snapshot;
-    let deployments: usize = s.accounts.iter().map(|a| a.deployments.len()).sum();
+    let s = &report.scanned.snapshot;
+    let deployments = report.scanned.deployment_count;
     eprintln!(
         "scanned {} subscriptions: {} accounts, {} deployments, {} role assignments in {:.1} s \
          ({} requests, {} retried, {} throttled, {} failed; credential: {})",
         s.scope.subscriptions.len(),
-        s.accounts.len(),
+        report.scanned.accounts.len(),
         deployments,
-        s.role_assignments.len(),
+        report.scanned.role_assignments.len(),
         started.elapsed().as_secs_f64(),
         report.requests,
         report.retries,
@@ -486,15 +492,23 @@ fn peak_memory_mib() -> Option<u64> {
 
 /// Writes a snapshot as JSON, gzip-compressed when the name ends in `.gz`.
 fn write_snapshot(snapshot: &attest_core::snapshot::Snapshot, out: &std::path::Path) -> anyhow::Result<()> {
+    write_file(out, |w| serde_json::to_writer(w, snapshot).map_err(std::io::Error::from))
+}
+
+/// Writes `out` through `write`, gzip-compressed when the name ends in `.gz`.
+fn write_file(
+    out: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut buffered = std::io::BufWriter::new(file);
     if out.extension().is_some_and(|e| e == "gz") {
         let mut gz = flate2::write::GzEncoder::new(&mut buffered, flate2::Compression::default());
-        serde_json::to_writer(&mut gz, snapshot)?;
+        write(&mut gz).with_context(|| format!("writing {}", out.display()))?;
         gz.finish()?;
     } else {
-        serde_json::to_writer(&mut buffered, snapshot)?;
+        write(&mut buffered).with_context(|| format!("writing {}", out.display()))?;
     }
     buffered.flush().with_context(|| format!("writing {}", out.display()))?;
     Ok(())

@@ -66,7 +66,7 @@ async fn a_scan_collects_the_whole_estate_through_every_page() {
     // Two records a page, each list opening with an empty page.
     let fake = fake(9, 11, Options { page_size: 2, empty_first_page: true, ..Default::default() }).await;
     let report = scan_of(&fake, |_| {}).await;
-    let got = &report.snapshot;
+    let got = &report.scanned.to_snapshot();
     assert!(report.reached_anything);
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     assert_eq!(got.scope.subscriptions, fake.estate.scope.subscriptions);
@@ -126,7 +126,8 @@ async fn a_scan_collects_the_whole_estate_through_every_page() {
 async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run() {
     let quiet = fake(8, 21, Options { page_size: 3, ..Default::default() }).await;
     let baseline = scan_of(&quiet, |_| {}).await;
-    assert!(baseline.snapshot.errors.is_empty(), "{:?}", baseline.snapshot.errors);
+    let baseline = baseline.scanned.to_snapshot();
+    assert!(baseline.errors.is_empty(), "{:?}", baseline.errors);
 
     let noisy = fake(
         8,
@@ -148,7 +149,7 @@ async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run()
         Stats::get(&stats.throttled) > 0 && Stats::get(&stats.truncated) > 0 && Stats::get(&stats.server_errors) > 0
     );
     assert!(disturbed.retries >= bad, "every disturbed response was retried");
-    let (a, b) = (content(disturbed.snapshot), content(baseline.snapshot));
+    let (a, b) = (content(disturbed.scanned.to_snapshot()), content(baseline));
     // Compared as JSON text first, so a difference prints as something readable.
     assert!(a.errors.is_empty(), "{:?}", a.errors);
     assert_eq!(serde_json::to_string_pretty(&a).unwrap(), serde_json::to_string_pretty(&b).unwrap());
@@ -161,7 +162,7 @@ async fn a_subscription_that_cannot_be_read_makes_the_scan_partial() {
     let good = fake.estate.scope.subscriptions[1].clone();
     let report =
         scan_of(&fake, |o| o.subscriptions = vec![good.clone(), "00000000-0000-0000-0000-000000000000".into()]).await;
-    let s = report.snapshot;
+    let s = report.scanned.to_snapshot();
     assert!(report.reached_anything);
     assert!(s.is_partial());
     assert_eq!(s.errors.len(), 2, "the subscription and its account list: {:?}", s.errors);

@@ -48,8 +48,12 @@ pub struct Collected {
     pub tenant_id: Option<String>,
     pub subscription_ids: Vec<String>,
     pub subscriptions: Vec<Value>,
-    pub accounts: Vec<AccountRecord>,
-    pub role_assignments: Vec<Value>,
+    /// Each account's record as compact JSON, sorted by account id.
+    pub accounts: Vec<String>,
+    pub deployment_count: usize,
+    /// Compact JSON, sorted by id: an estate can hold hundreds of thousands,
+    /// and as text they take a fraction of the memory of `Value`s.
+    pub role_assignments: Vec<String>,
     pub role_definitions: Vec<Value>,
     pub policy_assignments: Vec<Value>,
     pub policy_exemptions: Vec<Value>,
@@ -140,40 +144,46 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
     progress.accounts_found(accounts.len() as u64);
 
     progress.phase("collecting accounts");
-    let outcomes: Vec<AccountOutcome> = stream::iter(accounts)
+    let mut outcomes = stream::iter(accounts)
         .map(|account| async move {
             let outcome = collect_account(client, account, plan).await;
             progress.account_done(&client.counters);
             outcome
         })
-        .buffer_unordered(plan.concurrency.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(plan.concurrency.max(1));
 
-    let mut assignments = BTreeMap::new();
+    // Each account's outcome is folded in as it arrives, so its role
+    // assignments are held as text, not as `Value`s, from then on.
+    let mut assignments: BTreeMap<String, String> = BTreeMap::new();
+    let mut definitions: HashMap<String, String> = HashMap::new();
     let mut policy_assignments = BTreeMap::new();
     let mut policy_exemptions = BTreeMap::new();
-    for o in outcomes {
-        out.accounts.push(o.record);
+    let mut records: Vec<(String, String)> = Vec::new();
+    while let Some(o) = outcomes.next().await {
+        out.deployment_count += o.record.deployments.len();
+        records.push((id_key(&o.record.account), serde_json::to_string(&o.record).expect("records serialise")));
         rec.errors.extend(o.errors);
-        for (into, docs) in [
-            (&mut assignments, o.role_assignments),
-            (&mut policy_assignments, o.policy_assignments),
-            (&mut policy_exemptions, o.policy_exemptions),
-        ] {
+        for doc in o.role_assignments {
+            let key = id_key(&doc);
+            if assignments.contains_key(&key) {
+                continue;
+            }
+            if let Some(id) = doc["properties"]["roleDefinitionId"].as_str() {
+                definitions.entry(id.to_ascii_lowercase()).or_insert_with(|| id.to_string());
+            }
+            assignments.insert(key, serde_json::to_string(&doc).expect("JSON values serialise"));
+        }
+        for (into, docs) in
+            [(&mut policy_assignments, o.policy_assignments), (&mut policy_exemptions, o.policy_exemptions)]
+        {
             for doc in docs {
                 into.insert(id_key(&doc), doc);
             }
         }
     }
+    drop(outcomes);
 
     progress.phase("reading role definitions");
-    let mut definitions: HashMap<String, String> = HashMap::new();
-    for a in assignments.values() {
-        if let Some(id) = a["properties"]["roleDefinitionId"].as_str() {
-            definitions.entry(id.to_ascii_lowercase()).or_insert_with(|| id.to_string());
-        }
-    }
     let mut by_name = BTreeMap::new();
     let fetched: Vec<(String, Result<Value, Failure>)> = stream::iter(definitions.into_values())
         .map(|id| async move {
@@ -196,7 +206,8 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
     }
     progress.counters(&client.counters);
 
-    out.accounts.sort_by_key(|r| id_key(&r.account));
+    records.sort_unstable();
+    out.accounts = records.into_iter().map(|(_, json)| json).collect();
     out.role_assignments = assignments.into_values().collect();
     out.role_definitions = by_name.into_values().collect();
     out.policy_assignments = policy_assignments.into_values().collect();
