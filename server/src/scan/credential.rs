@@ -61,28 +61,28 @@ impl Credential {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let client_options = ClientOptions { cloud: cloud.configuration().map(Arc::new), ..Default::default() };
         let mut candidates: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
-
-        if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-            let mut options = WorkloadIdentityCredentialOptions::default();
-            options.credential_options.client_options = client_options.clone();
-            candidates.push(("workload identity", WorkloadIdentityCredential::new(Some(options))?));
+        for planned in plan(&env) {
+            let credential: Arc<dyn TokenCredential> = match planned.clone() {
+                Planned::WorkloadIdentity => {
+                    let mut options = WorkloadIdentityCredentialOptions::default();
+                    options.credential_options.client_options = client_options.clone();
+                    WorkloadIdentityCredential::new(Some(options))?
+                }
+                Planned::ClientSecret { tenant, client, secret } => {
+                    let options = ClientSecretCredentialOptions { client_options: client_options.clone() };
+                    ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options))?
+                }
+                Planned::ManagedIdentity { client_id } => {
+                    let options = ManagedIdentityCredentialOptions {
+                        user_assigned_id: client_id.map(UserAssignedId::ClientId),
+                        ..Default::default()
+                    };
+                    ManagedIdentityCredential::new(Some(options))?
+                }
+                Planned::DeveloperTools => DeveloperToolsCredential::new(None)?,
+            };
+            candidates.push((planned.name(), credential));
         }
-        if let (Some(tenant), Some(client), Some(secret)) =
-            (env("AZURE_TENANT_ID"), env("AZURE_CLIENT_ID"), env("AZURE_CLIENT_SECRET"))
-        {
-            let options = ClientSecretCredentialOptions { client_options: client_options.clone() };
-            candidates.push((
-                "client secret",
-                ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options))?,
-            ));
-        }
-        let mut mi = ManagedIdentityCredentialOptions::default();
-        // As in Azure's tools, AZURE_CLIENT_ID alone names a user-assigned identity.
-        if env("AZURE_CLIENT_SECRET").is_none() {
-            mi.user_assigned_id = env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId);
-        }
-        candidates.push(("managed identity", ManagedIdentityCredential::new(Some(mi))?));
-        candidates.push(("developer tools (az, azd)", DeveloperToolsCredential::new(None)?));
         Ok(Credential {
             source: Source::Chain { candidates, chosen: Mutex::new(None) },
             scope: cloud.token_scope.clone(),
@@ -158,6 +158,46 @@ impl Credential {
     }
 }
 
+/// A credential the environment asks for, before it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Planned {
+    WorkloadIdentity,
+    ClientSecret { tenant: String, client: String, secret: String },
+    ManagedIdentity { client_id: Option<String> },
+    DeveloperTools,
+}
+
+impl Planned {
+    fn name(&self) -> &'static str {
+        match self {
+            Planned::WorkloadIdentity => "workload identity",
+            Planned::ClientSecret { .. } => "client secret",
+            Planned::ManagedIdentity { .. } => "managed identity",
+            Planned::DeveloperTools => "developer tools (az, azd)",
+        }
+    }
+}
+
+/// The chain, in the order Azure's tools try it: workload identity when a
+/// federated token file is configured, a client secret when tenant, client
+/// and secret are all set, then managed identity (user-assigned when
+/// AZURE_CLIENT_ID is set without a secret), then the developer tools.
+fn plan(env: &dyn Fn(&str) -> Option<String>) -> Vec<Planned> {
+    let mut chain = Vec::new();
+    if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+        chain.push(Planned::WorkloadIdentity);
+    }
+    let secret = env("AZURE_CLIENT_SECRET");
+    if let (Some(tenant), Some(client), Some(secret)) = (env("AZURE_TENANT_ID"), env("AZURE_CLIENT_ID"), secret.clone())
+    {
+        chain.push(Planned::ClientSecret { tenant, client, secret });
+    }
+    let client_id = if secret.is_none() { env("AZURE_CLIENT_ID") } else { None };
+    chain.push(Planned::ManagedIdentity { client_id });
+    chain.push(Planned::DeveloperTools);
+    chain
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
@@ -179,6 +219,31 @@ impl std::fmt::Debug for Credential {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    fn plan_for(vars: &[(&str, &str)]) -> Vec<&'static str> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        plan(&|k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).iter().map(Planned::name).collect()
+    }
+
+    #[test]
+    fn the_chain_follows_the_environment_in_azures_order() {
+        assert_eq!(plan_for(&[]), ["managed identity", "developer tools (az, azd)"]);
+        let secret = [("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")];
+        assert_eq!(plan_for(&secret), ["client secret", "managed identity", "developer tools (az, azd)"]);
+        let mut all = secret.to_vec();
+        all.push(("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"));
+        assert_eq!(
+            plan_for(&all),
+            ["workload identity", "client secret", "managed identity", "developer tools (az, azd)"]
+        );
+        // A client id without a secret names a user-assigned managed identity.
+        let vars: Vec<(String, String)> = vec![("AZURE_CLIENT_ID".into(), "mi-client".into())];
+        let chain = plan(&|k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+        assert_eq!(chain[0], Planned::ManagedIdentity { client_id: Some("mi-client".into()) });
+        // With a secret, the same id belongs to the service principal instead.
+        let chain = plan(&|k: &str| secret.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
+        assert_eq!(chain[1], Planned::ManagedIdentity { client_id: None });
+    }
 
     #[tokio::test]
     async fn a_token_file_is_read_trimmed_and_must_hold_one_token() {
