@@ -141,7 +141,7 @@ struct FakeArmArgs {
     token: Option<String>,
     /// Throttle reads per subscription like ARM, BURST/PER_SECOND (e.g. 250/25).
     #[arg(long, value_name = "BUDGET")]
-    throttle: Option<fake_arm::Bucket>,
+    throttle: Option<Budget>,
     /// Share of requests (0 to 1) answered with a fault: 500, 503, a truncated body, or late.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
@@ -282,13 +282,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => {
                     // Through a file and the streaming importer, so a large
                     // estate is never held twice.
-                    use attest_core::snapshot::store;
+                    use attest_core::snapshot::{ingest, store};
                     let spool = std::env::temp_dir().join(format!("attest-scan-{}.json", uuid::Uuid::new_v4()));
                     write_file(&spool, |w| report.scanned.write_json(w))?;
                     drop(report);
                     let db = database::open(&config).await?;
                     let file = std::fs::File::open(&spool).context("reading the scan back")?;
-                    let imported = store::import(&db.pool, file, usize::MAX, store::Source::Scan, &cli_actor()).await;
+                    let imported = ingest::import(&db.pool, file, usize::MAX, store::Source::Scan, &cli_actor()).await;
                     let _ = std::fs::remove_file(&spool);
                     let (stored, _) = imported?;
                     db.pool.close().await;
@@ -460,6 +460,7 @@ async fn fake_arm(args: FakeArmArgs) -> anyhow::Result<ExitCode> {
             token: args.token,
             throttle: args.throttle,
             faults: fake_arm::FaultPlan { rate: args.fault_rate, seed: args.fault_seed, ..Default::default() },
+            latency: std::time::Duration::ZERO,
         },
     );
     let listener =
@@ -515,13 +516,13 @@ fn write_file(
 }
 
 async fn import(pool: &sqlx::PgPool, config: &Config, file: &std::path::Path, actor: &str) -> anyhow::Result<()> {
-    use attest_core::snapshot::store;
+    use attest_core::snapshot::{ingest, store};
     let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
     if size > config.import_limit_bytes as u64 {
         bail!("{}: {size} bytes is over the import limit of {} bytes", file.display(), config.import_limit_bytes);
     }
     let reader = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    let (stored, errors) = store::import(pool, reader, config.import_limit_bytes, store::Source::Import, actor)
+    let (stored, errors) = ingest::import(pool, reader, config.import_limit_bytes, store::Source::Import, actor)
         .await
         .with_context(|| format!("{}", file.display()))?;
     if stored.created {

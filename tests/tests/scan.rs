@@ -4,7 +4,7 @@
 
 use attest_core::snapshot::{demo, Snapshot};
 use server::{
-    fake_arm::{self, Bucket, FakeArm, FaultPlan, Options, Stats},
+    fake_arm::{self, FakeArm, FaultPlan, Options, Stats},
     scan::{
         self,
         cloud::{Cloud, CloudName},
@@ -135,7 +135,7 @@ async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run()
         Options {
             page_size: 3,
             // Stricter than the scanner's own budget, so it runs into 429s.
-            throttle: Some(Bucket { burst: 15.0, per_second: 30.0 }),
+            throttle: Some("15/30".parse().unwrap()),
             faults: FaultPlan { rate: 0.35, seed: 5, slow: Duration::from_millis(150) },
             ..Default::default()
         },
@@ -154,6 +154,31 @@ async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run()
     assert!(a.errors.is_empty(), "{:?}", a.errors);
     assert_eq!(serde_json::to_string_pretty(&a).unwrap(), serde_json::to_string_pretty(&b).unwrap());
     assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn the_scanner_paces_itself_inside_arms_read_budget_instead_of_running_into_429s() {
+    // ARM allows 12 reads at once per subscription, refilled at 20 a second.
+    let options = || Options { throttle: Some("12/20".parse().unwrap()), ..Default::default() };
+    let paced = fake(6, 13, options()).await;
+    let report = scan_of(&paced, |o| o.budget = "10/20".parse().unwrap()).await;
+    let requests = Stats::get(&paced.arm.stats.requests);
+    assert!(requests > 3 * 12, "enough reads to exhaust each budget: {requests}");
+    assert_eq!(Stats::get(&paced.arm.stats.throttled), 0, "paced under the budget, never throttled");
+    assert!(report.scanned.to_snapshot().errors.is_empty());
+
+    // The same scan with pacing lifted does run into ARM's limit.
+    let unpaced = fake(6, 13, options()).await;
+    scan_of(&unpaced, |o| o.budget = "100000/100000".parse().unwrap()).await;
+    assert!(Stats::get(&unpaced.arm.stats.throttled) > 0);
+}
+
+#[tokio::test]
+async fn the_scanner_keeps_no_more_requests_in_flight_than_its_concurrency() {
+    let fake = fake(8, 17, Options { latency: Duration::from_millis(40), ..Default::default() }).await;
+    scan_of(&fake, |o| o.concurrency = 3).await;
+    let most = Stats::get(&fake.arm.stats.max_in_flight);
+    assert!((2..=3).contains(&most), "at most 3 at once, and more than one: {most}");
 }
 
 #[tokio::test]

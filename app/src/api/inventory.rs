@@ -20,7 +20,6 @@ pub async fn inventory(query: InventoryQuery) -> Result<InventoryView, AppError>
     let kind = if query.kind.is_empty() { "account".to_string() } else { query.kind.clone() };
     let sort = if query.sort.is_empty() { "name".to_string() } else { query.sort.clone() };
     let page = query.page.max(1);
-    let header = browse::header(&pool, id).await.map_err(|e| fail(core(e)))?;
     let found = browse::inventory(
         &pool,
         &browse::InventoryQuery {
@@ -43,7 +42,7 @@ pub async fn inventory(query: InventoryQuery) -> Result<InventoryView, AppError>
         .map(|(id, at)| (id.to_string(), fmt_time(at)))
         .collect();
     Ok(InventoryView {
-        header: shape::header(&header),
+        header: shape::header(&found.header),
         columns: shape::columns(&kind),
         rows: found.items.iter().map(|item| shape::row(&id.to_string(), &kind, item, &found.role_names)).collect(),
         total: found.total,

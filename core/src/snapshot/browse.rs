@@ -47,6 +47,7 @@ pub struct Item {
 
 #[derive(Debug, Clone)]
 pub struct InventoryPage {
+    pub header: SnapshotHeader,
     pub items: Vec<Item>,
     pub total: i64,
     /// Role names by lower-cased role definition GUID (for role assignments).
@@ -105,7 +106,7 @@ pub async fn inventory(pool: &PgPool, q: &InventoryQuery) -> CoreResult<Inventor
     if !(1..=500).contains(&q.limit) || q.offset < 0 {
         return Err(invalid("page", "out of range"));
     }
-    header(pool, q.snapshot).await?;
+    let header = header(pool, q.snapshot).await?;
     let text = q.text.trim().to_lowercase();
     let pattern = format!("%{}%", like_escape(&text));
     let rows = sqlx::query!(
@@ -151,6 +152,7 @@ pub async fn inventory(pool: &PgPool, q: &InventoryQuery) -> CoreResult<Inventor
     let total = rows.first().map_or(0, |r| r.total);
     let role_names = if q.kind == "role_assignment" { role_names(pool, q.snapshot).await? } else { HashMap::new() };
     Ok(InventoryPage {
+        header,
         items: rows
             .into_iter()
             .map(|r| Item { resource_id: r.resource_id, account_id: r.account_id, body: r.body })

@@ -1,7 +1,7 @@
 //! Reading a snapshot file: JSON or gzip-compressed JSON, within a size
 //! limit (compressed and decompressed), with errors that say where.
 
-use super::{Snapshot, SCHEMA_VERSION};
+use super::Snapshot;
 use crate::{CoreError, CoreResult};
 use std::io::Read;
 
@@ -46,15 +46,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> CoreResult<Snapshot> {
             ),
         }
     })?;
-    if snapshot.schema_version != SCHEMA_VERSION {
-        return Err(CoreError::InvalidAt {
-            path: "schema_version".into(),
-            message: format!(
-                "version {} is not supported (this Attest reads {SCHEMA_VERSION})",
-                snapshot.schema_version
-            ),
-        });
-    }
+    super::writer::check_schema_version(snapshot.schema_version)?;
     Ok(snapshot)
 }
 

@@ -7,7 +7,7 @@
 use super::{
     decode::{strip_position, GZIP_MAGIC},
     store::{write_account, Source, Stored},
-    writer::{Header, Writer},
+    writer::{check_schema_version, Header, Writer},
     AccountRecord, CollectionError, ScanScope,
 };
 use crate::{CoreError, CoreResult};
@@ -165,6 +165,15 @@ const FIELDS: &[&str] = &[
     "errors",
 ];
 
+/// The snapshot's lists of estate-wide documents: (field, resource kind).
+const LISTS: [(&str, &str); 5] = [
+    ("subscriptions", "subscription"),
+    ("role_assignments", "role_assignment"),
+    ("role_definitions", "role_definition"),
+    ("policy_assignments", "policy_assignment"),
+    ("policy_exemptions", "policy_exemption"),
+];
+
 #[derive(serde::Deserialize)]
 struct Rfc3339(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
 
@@ -185,27 +194,22 @@ impl<'de> Visitor<'de> for Top<'_> {
         while let Some(key) = map.next_key::<String>()? {
             ctx.at(key.clone());
             match key.as_str() {
-                "schema_version" => version = Some(map.next_value::<u32>()?),
+                "schema_version" => {
+                    let v = map.next_value::<u32>()?;
+                    // Before any document is written, not after the whole file.
+                    check_schema_version(v).map_err(|e| ctx.fail::<A::Error>(e))?;
+                    version = Some(v);
+                }
                 "scope" => scope = Some(map.next_value::<ScanScope>()?),
                 "started_at" => started = Some(map.next_value::<Rfc3339>()?.0),
                 "finished_at" => finished = Some(map.next_value::<Rfc3339>()?.0),
                 "collector" => collector = Some(map.next_value::<String>()?),
                 "errors" => errors = map.next_value()?,
-                "accounts" => map.next_value_seed(Accounts(ctx))?,
-                "subscriptions" => map.next_value_seed(Docs { ctx, kind: "subscription", name: "subscriptions" })?,
-                "role_assignments" => {
-                    map.next_value_seed(Docs { ctx, kind: "role_assignment", name: "role_assignments" })?
-                }
-                "role_definitions" => {
-                    map.next_value_seed(Docs { ctx, kind: "role_definition", name: "role_definitions" })?
-                }
-                "policy_assignments" => {
-                    map.next_value_seed(Docs { ctx, kind: "policy_assignment", name: "policy_assignments" })?
-                }
-                "policy_exemptions" => {
-                    map.next_value_seed(Docs { ctx, kind: "policy_exemption", name: "policy_exemptions" })?
-                }
-                other => return Err(de::Error::unknown_field(other, FIELDS)),
+                "accounts" => map.next_value_seed(Array { ctx, name: "accounts", kind: None })?,
+                other => match LISTS.iter().find(|(name, _)| *name == other) {
+                    Some((name, kind)) => map.next_value_seed(Array { ctx, name, kind: Some(kind) })?,
+                    None => return Err(de::Error::unknown_field(other, FIELDS)),
+                },
             }
         }
         ctx.at(String::new());
@@ -220,25 +224,26 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 }
 
-/// An array of estate-wide ARM documents of one kind.
-struct Docs<'a> {
+/// An array of the snapshot: account records (`kind` None), each parsed
+/// whole, one at a time; or estate-wide ARM documents of one kind.
+struct Array<'a> {
     ctx: &'a Ctx,
-    kind: &'static str,
     name: &'static str,
+    kind: Option<&'static str>,
 }
 
-impl<'de> DeserializeSeed<'de> for Docs<'_> {
+impl<'de> DeserializeSeed<'de> for Array<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Docs<'_> {
+impl<'de> Visitor<'de> for Array<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "an array of {} documents", self.kind.replace('_', " "))
+        write!(f, "an array of {}", self.name.replace('_', " "))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -246,40 +251,18 @@ impl<'de> Visitor<'de> for Docs<'_> {
             let path = format!("{}[{i}]", self.name);
             self.ctx.at(path.clone());
             let Some(body) = seq.next_element::<Value>()? else { break };
-            self.ctx.send(Item::Resource { kind: self.kind, path, body })?;
-        }
-        Ok(())
-    }
-}
-
-/// The accounts array: each record parsed whole (one account at a time).
-struct Accounts<'a>(&'a Ctx);
-
-impl<'de> DeserializeSeed<'de> for Accounts<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Accounts<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of account records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        for i in 0.. {
-            let at = format!("accounts[{i}]");
-            self.0.at(at.clone());
-            let Some(value) = seq.next_element::<Value>()? else { break };
-            let record: AccountRecord = serde_path_to_error::deserialize(value).map_err(|e| {
-                let inner = e.path().to_string();
-                let path = if inner == "." { at.clone() } else { format!("{at}.{inner}") };
-                self.0.fail::<A::Error>(CoreError::InvalidAt { path, message: e.into_inner().to_string() })
-            })?;
-            self.0.send(Item::Account(i, Box::new(record)))?;
+            let item = match self.kind {
+                Some(kind) => Item::Resource { kind, path, body },
+                None => {
+                    let record: AccountRecord = serde_path_to_error::deserialize(body).map_err(|e| {
+                        let inner = e.path().to_string();
+                        let path = if inner == "." { path.clone() } else { format!("{path}.{inner}") };
+                        self.ctx.fail::<A::Error>(CoreError::InvalidAt { path, message: e.into_inner().to_string() })
+                    })?;
+                    Item::Account(i, Box::new(record))
+                }
+            };
+            self.ctx.send(item)?;
         }
         Ok(())
     }

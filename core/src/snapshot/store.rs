@@ -1,5 +1,6 @@
-//! Storing snapshots: from a `Snapshot` in memory (`insert`) or a file read
-//! as a stream (`import`), both through `writer::Writer`; and listing them.
+//! Storing snapshots from a `Snapshot` in memory (`insert`; files are read as
+//! a stream by `ingest::import`), both through `writer::Writer`; and listing
+//! them.
 //! The same snapshot stored twice is kept once.
 
 use super::{
@@ -35,11 +36,6 @@ impl Source {
 }
 
 pub use super::writer::Stored;
-
-/// The key shared by snapshots of the same scope.
-pub fn scope_key(snapshot: &Snapshot) -> String {
-    writer::scope_key(&snapshot.scope)
-}
 
 /// Stores `snapshot` in the caller's transaction, with its audit entry.
 pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, actor: &str) -> CoreResult<Stored> {
@@ -107,20 +103,6 @@ pub(crate) async fn write_account(w: &mut Writer<'_>, i: usize, a: &AccountRecor
         w.usage(&account_id, u.clone(), &path(&format!("usage[{j}]"))).await?;
     }
     Ok(())
-}
-
-/// Reads a snapshot file (JSON or gzip, at most `limit` bytes of JSON) as a
-/// stream and stores it in one transaction: if anything fails, nothing is
-/// written. Returns what was stored and how many collection errors the
-/// snapshot records.
-pub async fn import<R: std::io::Read + Send + 'static>(
-    pool: &PgPool,
-    reader: R,
-    limit: usize,
-    source: Source,
-    actor: &str,
-) -> CoreResult<(Stored, usize)> {
-    super::ingest::import(pool, reader, limit, source, actor).await
 }
 
 /// A stored snapshot as lists show it.

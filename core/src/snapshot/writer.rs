@@ -63,7 +63,6 @@ pub struct Writer<'c> {
     /// Fingerprints of (kind, id) and of (account, deployment, day) seen so far.
     seen: HashSet<u128>,
     doc_ids: HashMap<[u8; 32], i64>,
-    members: HashMap<&'static str, Vec<i64>>,
     usage_ids: Vec<i64>,
     /// (kind, id, document hash) of every resource, for the snapshot's hash.
     listing: Vec<(&'static str, String, [u8; 32])>,
@@ -72,9 +71,13 @@ pub struct Writer<'c> {
     new_documents: u64,
 }
 
+/// RFC 8785 canonical JSON.
+fn canonical(value: &impl Serialize) -> CoreResult<Vec<u8>> {
+    serde_jcs::to_vec(value).map_err(|e| CoreError::Internal(format!("canonical JSON: {e}")))
+}
+
 pub fn canonical_hash(value: &impl Serialize) -> CoreResult<[u8; 32]> {
-    let bytes = serde_jcs::to_vec(value).map_err(|e| CoreError::Internal(format!("canonical JSON: {e}")))?;
-    Ok(Sha256::digest(&bytes).into())
+    Ok(Sha256::digest(canonical(value)?).into())
 }
 
 fn fingerprint(parts: &[&str]) -> u128 {
@@ -97,51 +100,46 @@ fn content_hash(
     listing: &[(&'static str, String, [u8; 32])],
     usage: &[Vec<DailyUsage>],
 ) -> CoreResult<[u8; 32]> {
-    let jcs = |v: &dyn erased::Canonical| v.canonical();
     let mut h = Sha256::new();
     h.update(b"{\"collector\":");
-    h.update(jcs(&header.collector)?);
+    h.update(canonical(&header.collector)?);
     h.update(b",\"errors\":");
-    h.update(jcs(&header.errors)?);
+    h.update(canonical(&header.errors)?);
     h.update(b",\"finished_at\":");
-    h.update(jcs(&header.finished_at.unix_timestamp_nanos().to_string())?);
+    h.update(canonical(&header.finished_at.unix_timestamp_nanos().to_string())?);
     h.update(b",\"resources\":[");
     for (i, (kind, id, hash)) in listing.iter().enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        h.update(jcs(&(kind, id, hex::encode(hash)))?);
+        h.update(canonical(&(kind, id, hex::encode(hash)))?);
     }
     h.update(b"],\"schema_version\":");
-    h.update(jcs(&header.schema_version)?);
+    h.update(canonical(&header.schema_version)?);
     h.update(b",\"scope\":");
-    h.update(jcs(&header.scope)?);
+    h.update(canonical(&header.scope)?);
     h.update(b",\"started_at\":");
-    h.update(jcs(&header.started_at.unix_timestamp_nanos().to_string())?);
+    h.update(canonical(&header.started_at.unix_timestamp_nanos().to_string())?);
     h.update(b",\"usage\":[");
     for (i, rows) in usage.iter().enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        h.update(jcs(rows)?);
+        h.update(canonical(rows)?);
     }
     h.update(b"]}");
     Ok(h.finalize().into())
 }
 
-/// Canonical JSON of any serialisable part, behind one object-safe call.
-mod erased {
-    use crate::{CoreError, CoreResult};
-
-    pub trait Canonical {
-        fn canonical(&self) -> CoreResult<Vec<u8>>;
+/// Refuses a snapshot of a schema version this Attest does not read.
+pub fn check_schema_version(version: u32) -> CoreResult<()> {
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
-
-    impl<T: serde::Serialize> Canonical for T {
-        fn canonical(&self) -> CoreResult<Vec<u8>> {
-            serde_jcs::to_vec(self).map_err(|e| CoreError::Internal(format!("canonical JSON: {e}")))
-        }
-    }
+    Err(CoreError::InvalidAt {
+        path: "schema_version".into(),
+        message: format!("version {version} is not supported (this Attest reads {SCHEMA_VERSION})"),
+    })
 }
 
 /// The address of a usage day: SHA-256 of
@@ -196,7 +194,6 @@ impl<'c> Writer<'c> {
             usage: Vec::with_capacity(BATCH),
             seen: HashSet::new(),
             doc_ids: HashMap::new(),
-            members: HashMap::new(),
             usage_ids: Vec::new(),
             listing: Vec::new(),
             usage_by_account: Vec::new(),
@@ -329,15 +326,7 @@ impl<'c> Writer<'c> {
     /// Writes the snapshot row, its membership and its audit entry; when an
     /// identical snapshot is already stored, only the audit entry.
     pub async fn finish(mut self, header: Header, source: &str, actor: &str) -> CoreResult<Stored> {
-        if header.schema_version != SCHEMA_VERSION {
-            return Err(CoreError::InvalidAt {
-                path: "schema_version".into(),
-                message: format!(
-                    "version {} is not supported (this Attest reads {SCHEMA_VERSION})",
-                    header.schema_version
-                ),
-            });
-        }
+        check_schema_version(header.schema_version)?;
         self.flush_documents().await?;
         self.flush_usage().await?;
 
@@ -391,14 +380,14 @@ impl<'c> Writer<'c> {
             return Ok(Stored { id: existing, created: false, resources, new_documents: 0 });
         };
 
+        let mut members: HashMap<&str, Vec<i64>> = HashMap::new();
         for (kind, _, hash) in &self.listing {
-            let doc = self.doc_ids[hash];
-            self.members.entry(kind).or_default().push(doc);
+            members.entry(kind).or_default().push(self.doc_ids[hash]);
         }
         if !self.usage_ids.is_empty() {
-            self.members.insert("usage", std::mem::take(&mut self.usage_ids));
+            members.insert("usage", std::mem::take(&mut self.usage_ids));
         }
-        for (kind, mut ids) in std::mem::take(&mut self.members) {
+        for (kind, mut ids) in members {
             ids.sort_unstable();
             ids.dedup();
             sqlx::query!("insert into snapshot_members (snapshot_id, kind, ids) values ($1, $2, $3)", id, kind, &ids)

@@ -3,64 +3,37 @@
 //! rate (5xx, truncated bodies, slow responses), decided by a seeded hash of
 //! the request's sequence number so a run can be repeated.
 
+use crate::scan::pacing::Budget;
+use governor::{
+    clock::{Clock, DefaultClock},
+    middleware::StateInformationMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+    RateLimiter,
+};
 use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Mutex,
-    },
-    time::{Duration, Instant},
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
-/// ARM's read budget: `burst` requests at once, refilled at `per_second`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub burst: f64,
-    pub per_second: f64,
-}
-
-impl Bucket {
-    /// ARM's documented subscription read limit (250, refilled 25 per second).
-    pub const ARM_READS: Bucket = Bucket { burst: 250.0, per_second: 25.0 };
-}
-
-impl std::str::FromStr for Bucket {
-    type Err = String;
-    /// `BURST/PER_SECOND`, e.g. `250/25`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (b, r) = s.split_once('/').ok_or_else(|| format!("expected BURST/PER_SECOND, got {s:?}"))?;
-        let parse = |v: &str| v.trim().parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite());
-        match (parse(b), parse(r)) {
-            (Some(burst), Some(per_second)) => Ok(Bucket { burst, per_second }),
-            _ => Err(format!("expected two positive numbers as BURST/PER_SECOND, got {s:?}")),
-        }
-    }
-}
-
-/// Token buckets keyed by subscription (or "tenant" for tenant-level reads).
+/// ARM's read throttling, a token bucket per subscription (or "tenant" for
+/// tenant-level reads): the same keyed GCRA limiter the scanner paces itself
+/// with, answering how many reads are left or how long to wait.
 pub struct Throttle {
-    bucket: Bucket,
-    state: Mutex<HashMap<String, (f64, Instant)>>,
+    limiter: RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>,
+    clock: DefaultClock,
 }
 
 impl Throttle {
-    pub fn new(bucket: Bucket) -> Self {
-        Throttle { bucket, state: Mutex::new(HashMap::new()) }
+    pub fn new(budget: Budget) -> Self {
+        Throttle { limiter: RateLimiter::keyed(budget.quota()).with_middleware(), clock: DefaultClock::default() }
     }
 
-    /// Takes a token for `key`: `Ok(remaining)` or `Err(retry_after_seconds)`.
+    /// Takes a read for `key`: `Ok(reads left)` or `Err(retry_after_seconds)`.
     pub fn take(&self, key: &str) -> Result<u64, u64> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (tokens, last) = state.entry(key.to_string()).or_insert((self.bucket.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.bucket.per_second).min(self.bucket.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(*tokens as u64)
-        } else {
+        match self.limiter.check_key(&key.to_string()) {
+            Ok(state) => Ok(u64::from(state.remaining_burst_capacity())),
             // Whole seconds, as ARM sends them, and never zero.
-            Err((((1.0 - *tokens) / self.bucket.per_second).ceil() as u64).max(1))
+            Err(not_until) => Err((not_until.wait_time_from(self.clock.now()).as_secs_f64().ceil() as u64).max(1)),
         }
     }
 }
@@ -132,6 +105,9 @@ pub struct Stats {
     pub slow: AtomicU64,
     pub not_found: AtomicU64,
     pub unauthorized: AtomicU64,
+    /// Requests being answered now, and the most there ever were at once.
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
 }
 
 impl Stats {
@@ -143,9 +119,24 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Counts a request in flight until the returned guard is dropped.
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     /// Responses that were throttled or failed (a slow answer is still an answer).
     pub fn disturbed(&self) -> u64 {
         Self::get(&self.throttled) + Self::get(&self.server_errors) + Self::get(&self.truncated)
+    }
+}
+
+pub(crate) struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -155,19 +146,12 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_asks_to_wait() {
-        let t = Throttle::new(Bucket { burst: 3.0, per_second: 0.5 });
+        let t = Throttle::new("3/1".parse().unwrap());
         assert_eq!(t.take("s1"), Ok(2));
         assert_eq!(t.take("s1"), Ok(1));
         assert_eq!(t.take("s1"), Ok(0));
-        assert_eq!(t.take("s1"), Err(2), "one token at 0.5/s takes two seconds");
+        assert_eq!(t.take("s1"), Err(1), "the next read is a second away");
         assert_eq!(t.take("s2"), Ok(2), "each subscription has its own bucket");
-    }
-
-    #[test]
-    fn bucket_syntax_is_burst_over_rate() {
-        assert_eq!("250/25".parse::<Bucket>(), Ok(Bucket::ARM_READS));
-        assert!("250".parse::<Bucket>().is_err());
-        assert!("0/25".parse::<Bucket>().is_err());
     }
 
     #[test]

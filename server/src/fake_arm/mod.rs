@@ -7,6 +7,7 @@
 pub mod estate;
 pub mod faults;
 
+use crate::scan::pacing::{budget_key, Budget};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -17,7 +18,7 @@ use axum::{
 use estate::Answer;
 pub use estate::Estate;
 use faults::Throttle;
-pub use faults::{Bucket, Fault, FaultPlan, Stats};
+pub use faults::{Fault, FaultPlan, Stats};
 use serde_json::{json, Value};
 use std::{
     sync::Arc,
@@ -34,13 +35,22 @@ pub struct Options {
     /// The bearer token to require; any token is accepted when `None`.
     pub token: Option<String>,
     /// The read budget per subscription; no throttling when `None`.
-    pub throttle: Option<Bucket>,
+    pub throttle: Option<Budget>,
     pub faults: FaultPlan,
+    /// Added to every answer, as a real ARM's round trip would be.
+    pub latency: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { page_size: 50, empty_first_page: false, token: None, throttle: None, faults: FaultPlan::default() }
+        Options {
+            page_size: 50,
+            empty_first_page: false,
+            token: None,
+            throttle: None,
+            faults: FaultPlan::default(),
+            latency: Duration::ZERO,
+        }
     }
 }
 
@@ -82,6 +92,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     let n = Stats::bump(&arm.stats.requests);
+    let _in_flight = arm.stats.enter();
     if request.method() != Method::GET {
         return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake ARM serves reads only");
     }
@@ -112,7 +123,7 @@ async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     }
 
     // Throttling first, as ARM does: a throttled request is not processed.
-    let key = subscription_key(&path);
+    let key = budget_key(&path);
     let mut remaining = None;
     if let Some(throttle) = &arm.throttle {
         match throttle.take(&key) {
@@ -136,6 +147,9 @@ async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
         }
     }
 
+    if !arm.options.latency.is_zero() {
+        tokio::time::sleep(arm.options.latency).await;
+    }
     let fault = arm.options.faults.pick(n);
     match fault {
         Some(Fault::ServerError) => {
@@ -189,15 +203,6 @@ async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     response
 }
 
-/// The bucket a request draws from: its subscription, or the tenant's.
-fn subscription_key(path: &str) -> String {
-    let mut parts = path.split('/').skip(1);
-    match (parts.next(), parts.next()) {
-        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => id.to_ascii_lowercase(),
-        _ => "tenant".into(),
-    }
-}
-
 /// One page of `items`, with a `nextLink` that repeats the query (api-version,
 /// $filter) and moves `$skiptoken` on.
 fn page(items: &[Value], options: &Options, base: &str, path: &str, query: &[(String, String)]) -> Value {
@@ -246,12 +251,5 @@ mod tests {
         let last = page(&items, &options, "http://h", "/x", &q2);
         assert_eq!(last["value"], json!([{"i": 4}]));
         assert!(last.get("nextLink").is_none());
-    }
-
-    #[test]
-    fn requests_draw_from_their_subscription_bucket() {
-        assert_eq!(subscription_key("/subscriptions/ABC/resourceGroups/x"), "abc");
-        assert_eq!(subscription_key("/subscriptions"), "tenant");
-        assert_eq!(subscription_key("/providers/Microsoft.Authorization/roleDefinitions/x"), "tenant");
     }
 }

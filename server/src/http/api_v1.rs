@@ -2,7 +2,10 @@
 
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
-use attest_core::{snapshot::store, CoreError, Principal, Role};
+use attest_core::{
+    snapshot::{ingest, store},
+    CoreError, Principal, Role,
+};
 use axum::{
     body::Body,
     extract::State,
@@ -75,7 +78,7 @@ async fn import_snapshot(
         Ok(b) => b,
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("larger than {limit} bytes")})),
     };
-    match store::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Api, &principal.name).await.map(|(s, _)| s) {
+    match ingest::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Api, &principal.name).await.map(|(s, _)| s) {
         Ok(stored) if stored.created => (
             StatusCode::CREATED,
             Json(json!({"id": stored.id, "stored": true, "resources": stored.resources, "new_documents": stored.new_documents})),

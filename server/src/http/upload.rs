@@ -5,7 +5,10 @@
 
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
-use attest_core::{snapshot::store, CoreError, Role};
+use attest_core::{
+    snapshot::{ingest, store},
+    CoreError, Role,
+};
 use axum::{
     extract::{Multipart, State},
     http::StatusCode,
@@ -56,7 +59,8 @@ pub async fn upload_snapshot(
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return back("choose a snapshot file to upload");
     };
-    match store::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Upload, &principal.name).await {
+    match ingest::import(&state.pool, std::io::Cursor::new(bytes), limit, store::Source::Upload, &principal.name).await
+    {
         Ok((stored, _)) => Redirect::to(&format!(
             "/snapshots/{}?imported={}",
             stored.id,

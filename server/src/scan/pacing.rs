@@ -15,6 +15,11 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// The limiter quota: `burst` at once, refilled at `per_second`.
+    pub fn quota(self) -> Quota {
+        Quota::per_second(self.per_second).allow_burst(self.burst)
+    }
+
     /// ARM's documented subscription read limit.
     pub const ARM_READS: Budget =
         Budget { burst: NonZeroU32::new(250).unwrap(), per_second: NonZeroU32::new(25).unwrap() };
@@ -39,7 +44,7 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(budget: Budget) -> Pacer {
-        Pacer { limiter: RateLimiter::keyed(Quota::per_second(budget.per_second).allow_burst(budget.burst)) }
+        Pacer { limiter: RateLimiter::keyed(budget.quota()) }
     }
 
     /// Waits until `url`'s subscription (or the tenant) may be read again.
@@ -48,7 +53,8 @@ impl Pacer {
     }
 }
 
-/// The budget a request spends: its subscription's, or the tenant's.
+/// The budget a request (a URL, or a bare path) spends: its subscription's,
+/// or the tenant's.
 pub fn budget_key(url: &str) -> String {
     let path = url.split_once("://").map(|(_, rest)| rest.split_once('/').map_or("", |(_, p)| p)).unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
@@ -69,6 +75,9 @@ mod tests {
         assert_eq!(budget_key("https://management.azure.com/subscriptions/ABC/providers/x?api-version=1"), "abc");
         assert_eq!(budget_key("https://management.azure.com/subscriptions?api-version=2022-12-01"), "tenant");
         assert_eq!(budget_key("http://127.0.0.1:4000/providers/Microsoft.Authorization/roleDefinitions/x"), "tenant");
+        // The fake ARM keys its buckets by the bare path the same way.
+        assert_eq!(budget_key("/subscriptions/ABC/resourceGroups/x"), "abc");
+        assert_eq!(budget_key("/subscriptions"), "tenant");
     }
 
     #[test]
