@@ -1,0 +1,380 @@
+//! Assignments and exemptions: which definitions apply to which resources,
+//! and each resource's state under every assignment and overall.
+//!
+//! Every assignment is evaluated on its own, whatever its scope; `notScopes`
+//! exclude; `DoNotEnforce` still evaluates; a resource's overall state is the
+//! cumulative most restrictive of its assignments' states.
+
+use crate::definition::{bind_parameters, unwrap_values, PolicyDocument};
+use crate::error::{PolicyError, Result};
+use crate::evaluate::{evaluate, Input, Outcome};
+use crate::rule::Evaluator;
+use crate::state::ComplianceState;
+use crate::template::{self, get_ci, parse_time};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// An Azure Policy assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub id: String,
+    pub display_name: String,
+    pub scope: String,
+    pub not_scopes: Vec<String>,
+    pub definition_id: String,
+    pub parameters: Map<String, Value>,
+    /// `Default` or `DoNotEnforce`; both are evaluated.
+    pub enforcement_mode: String,
+}
+
+/// An Azure Policy exemption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemption {
+    pub id: String,
+    pub scope: String,
+    pub assignment_id: String,
+    pub reference_ids: Vec<String>,
+    /// `Waiver` or `Mitigated`.
+    pub category: String,
+    pub expires_on: Option<OffsetDateTime>,
+}
+
+fn props(doc: &Value) -> Result<&Map<String, Value>> {
+    let obj = doc.as_object().ok_or_else(|| PolicyError("must be a JSON object".into()))?;
+    Ok(match get_ci(obj, "properties") {
+        Some(Value::Object(p)) => p,
+        _ => obj,
+    })
+}
+
+fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
+    get_ci(m, k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The scope an ARM id of an assignment or exemption sits at.
+fn scope_of(id: &str) -> String {
+    match id.to_ascii_lowercase().find("/providers/microsoft.authorization/") {
+        Some(0) => "/".into(),
+        Some(i) => id[..i].to_string(),
+        None => "/".into(),
+    }
+}
+
+/// Whether `scope` is `resource_id` or one of its ancestors. Management
+/// groups and the tenant root cover every resource: a snapshot covers one
+/// tenant and does not record the management-group tree.
+pub fn scope_covers(scope: &str, resource_id: &str) -> bool {
+    let s = scope.trim_end_matches('/').to_ascii_lowercase();
+    if s.is_empty() || s.starts_with("/providers/microsoft.management/managementgroups/") {
+        return true;
+    }
+    let r = resource_id.to_ascii_lowercase();
+    r == s || r.starts_with(&format!("{s}/"))
+}
+
+impl Assignment {
+    pub fn parse(doc: &Value) -> Result<Assignment> {
+        let p = props(doc)?;
+        let id =
+            doc.get("id").and_then(Value::as_str).map(str::to_string).or_else(|| text(p, "name")).unwrap_or_default();
+        let definition_id = text(p, "policyDefinitionId")
+            .ok_or_else(|| PolicyError("the assignment has no policyDefinitionId".into()))?;
+        let parameters = match get_ci(p, "parameters") {
+            Some(Value::Object(m)) => unwrap_values(m),
+            Some(Value::Null) | None => Map::new(),
+            Some(_) => return Err(PolicyError("the assignment's parameters must be an object".into())),
+        };
+        let not_scopes = get_ci(p, "notScopes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok(Assignment {
+            scope: text(p, "scope").unwrap_or_else(|| scope_of(&id)),
+            display_name: text(p, "displayName")
+                .unwrap_or_else(|| id.rsplit('/').next().unwrap_or_default().to_string()),
+            id,
+            not_scopes,
+            definition_id,
+            parameters,
+            enforcement_mode: text(p, "enforcementMode").unwrap_or_else(|| "Default".into()),
+        })
+    }
+
+    /// In scope and not excluded by `notScopes`.
+    pub fn covers(&self, resource_id: &str) -> bool {
+        scope_covers(&self.scope, resource_id) && !self.not_scopes.iter().any(|n| scope_covers(n, resource_id))
+    }
+}
+
+impl Exemption {
+    pub fn parse(doc: &Value) -> Result<Exemption> {
+        let p = props(doc)?;
+        let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let expires_on = match text(p, "expiresOn") {
+            Some(s) => Some(parse_time(&s)?),
+            None => None,
+        };
+        Ok(Exemption {
+            scope: scope_of(&id),
+            assignment_id: text(p, "policyAssignmentId")
+                .ok_or_else(|| PolicyError("the exemption has no policyAssignmentId".into()))?,
+            reference_ids: get_ci(p, "policyDefinitionReferenceIds")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            category: text(p, "exemptionCategory").unwrap_or_else(|| "Waiver".into()),
+            expires_on,
+            id,
+        })
+    }
+
+    /// Whether it exempts `resource_id` from `reference_id` of `assignment_id`
+    /// at `now`. After `expiresOn` Azure keeps the exemption but no longer
+    /// honours it.
+    pub fn applies(
+        &self,
+        assignment_id: &str,
+        reference_id: Option<&str>,
+        resource_id: &str,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.assignment_id.eq_ignore_ascii_case(assignment_id)
+            && scope_covers(&self.scope, resource_id)
+            && self.expires_on.is_none_or(|t| t > now)
+            && (self.reference_ids.is_empty()
+                || reference_id.is_some_and(|r| self.reference_ids.iter().any(|x| x.eq_ignore_ascii_case(r))))
+    }
+}
+
+/// Definitions and initiatives by id, and by name as a fallback (an
+/// assignment may point at a built-in by its bare GUID).
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    by_id: HashMap<String, PolicyDocument>,
+    by_name: HashMap<String, String>,
+}
+
+impl Catalog {
+    pub fn insert(&mut self, doc: PolicyDocument) {
+        let id = doc.id().to_ascii_lowercase();
+        let name = id.rsplit('/').next().unwrap_or_default().to_string();
+        self.by_name.insert(name, id.clone());
+        self.by_id.insert(id, doc);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&PolicyDocument> {
+        let id = id.to_ascii_lowercase();
+        self.by_id.get(&id).or_else(|| {
+            let name = id.rsplit('/').next().unwrap_or_default();
+            self.by_name.get(name).and_then(|i| self.by_id.get(i))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &PolicyDocument> {
+        self.by_id.values()
+    }
+}
+
+/// A resource as evaluation sees it.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: String,
+    /// The ARM document.
+    pub doc: Value,
+    /// The data-plane view, for deployments (see [`crate::evaluate::data_plane_deployment`]).
+    pub data_plane: Option<Value>,
+    /// Children and extensions an existence rule may look for.
+    pub related: Vec<Value>,
+}
+
+/// One definition's result inside an assignment.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberResult {
+    /// The initiative's reference id; `None` for a plain definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    pub definition_id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The exemption that made it Exempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exemption: Option<String>,
+}
+
+/// A resource's state under one assignment.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignmentResult {
+    pub id: String,
+    pub state: ComplianceState,
+    pub definitions: Vec<MemberResult>,
+}
+
+/// A resource's state overall and under every assignment that applies.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceResult {
+    pub id: String,
+    pub state: ComplianceState,
+    pub assignments: Vec<AssignmentResult>,
+}
+
+/// Evaluates `assignment` on `subject`; `None` when nothing in it applies.
+pub fn evaluate_assignment(
+    catalog: &Catalog,
+    assignment: &Assignment,
+    subject: &Subject,
+    exemptions: &[Exemption],
+    now: OffsetDateTime,
+) -> Option<AssignmentResult> {
+    if !assignment.covers(&subject.id) {
+        return None;
+    }
+    let error = |message: String| {
+        Some(AssignmentResult {
+            id: assignment.id.clone(),
+            state: ComplianceState::Error,
+            definitions: vec![MemberResult {
+                reference_id: None,
+                definition_id: assignment.definition_id.clone(),
+                outcome: Outcome {
+                    state: Some(ComplianceState::Error),
+                    effect: None,
+                    reasons: vec![],
+                    message: Some(message),
+                },
+                exemption: None,
+            }],
+        })
+    };
+    let members: Vec<(Option<String>, String, Map<String, Value>)> = match catalog.get(&assignment.definition_id) {
+        None => return error(format!("the definition {} is not in the catalogue", assignment.definition_id)),
+        Some(PolicyDocument::Definition(d)) => vec![(None, d.id.clone(), assignment.parameters.clone())],
+        Some(PolicyDocument::Initiative(set)) => {
+            let bound = match bind_parameters(&set.parameters, &assignment.parameters) {
+                Ok(b) => b,
+                Err(e) => return error(format!("{}: {e}", set.id)),
+            };
+            let null = Value::Null;
+            let ev = Evaluator::new(&null, &null, &bound, now, Value::Null);
+            let mut out = Vec::new();
+            for m in &set.members {
+                let mut params = Map::new();
+                for (k, v) in &m.parameters {
+                    match template::resolve(v, &ev) {
+                        Ok(x) => {
+                            params.insert(k.clone(), x);
+                        }
+                        Err(e) => return error(format!("{}: parameter {k}: {e}", m.reference_id)),
+                    }
+                }
+                out.push((Some(m.reference_id.clone()), m.definition_id.clone(), params));
+            }
+            out
+        }
+    };
+    let set_id = match catalog.get(&assignment.definition_id) {
+        Some(PolicyDocument::Initiative(s)) => Some(s.id.clone()),
+        _ => None,
+    };
+    let mut results = Vec::new();
+    for (reference_id, definition_id, params) in members {
+        let outcome = match catalog.get(&definition_id) {
+            Some(PolicyDocument::Definition(def)) => {
+                let data_mode = def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data");
+                let doc = match (data_mode, &subject.data_plane) {
+                    (true, Some(d)) => d,
+                    _ => &subject.doc,
+                };
+                let policy = json!({
+                    "assignmentId": assignment.id, "definitionId": def.id,
+                    "setDefinitionId": set_id, "definitionReferenceId": reference_id,
+                });
+                evaluate(def, &Input { resource: doc, related: &subject.related, parameters: &params, now, policy })
+            }
+            Some(PolicyDocument::Initiative(_)) => Outcome {
+                state: Some(ComplianceState::Error),
+                effect: None,
+                reasons: vec![],
+                message: Some(format!("{definition_id} is an initiative inside an initiative")),
+            },
+            None => Outcome {
+                state: Some(ComplianceState::Error),
+                effect: None,
+                reasons: vec![],
+                message: Some(format!("the definition {definition_id} is not in the catalogue")),
+            },
+        };
+        if outcome.state.is_none() {
+            continue;
+        }
+        let exemption = exemptions
+            .iter()
+            .find(|e| e.applies(&assignment.id, reference_id.as_deref(), &subject.id, now))
+            .map(|e| e.id.clone());
+        let mut outcome = outcome;
+        if exemption.is_some() {
+            outcome.state = Some(ComplianceState::Exempt);
+        }
+        results.push(MemberResult { reference_id, definition_id, outcome, exemption });
+    }
+    let state = ComplianceState::roll_up(results.iter().filter_map(|r| r.outcome.state))?;
+    Some(AssignmentResult { id: assignment.id.clone(), state, definitions: results })
+}
+
+/// Evaluates every assignment on every subject. Subjects no assignment
+/// applies to are left out, as Azure leaves them out of compliance results.
+pub fn evaluate_all(
+    catalog: &Catalog,
+    assignments: &[Assignment],
+    exemptions: &[Exemption],
+    subjects: &[Subject],
+    now: OffsetDateTime,
+) -> Vec<ResourceResult> {
+    subjects
+        .iter()
+        .filter_map(|s| {
+            let per: Vec<AssignmentResult> =
+                assignments.iter().filter_map(|a| evaluate_assignment(catalog, a, s, exemptions, now)).collect();
+            let state = ComplianceState::roll_up(per.iter().map(|a| a.state))?;
+            Some(ResourceResult { id: s.id.clone(), state, assignments: per })
+        })
+        .collect()
+}
+
+/// Subjects from a flat list of ARM documents: each document's related
+/// resources are those whose id lies beneath its own; each deployment gains
+/// its data-plane view from the content filter policy it names.
+pub fn subjects_from_documents(docs: &[Value]) -> Vec<Subject> {
+    let ids: Vec<String> =
+        docs.iter().map(|d| d.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase()).collect();
+    docs.iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let prefix = format!("{}/", ids[i]);
+            let related: Vec<Value> =
+                docs.iter().zip(&ids).filter(|(_, rid)| rid.starts_with(&prefix)).map(|(d, _)| d.clone()).collect();
+            let ty = doc.get("type").and_then(Value::as_str).unwrap_or_default();
+            let data_plane = ty.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts/deployments").then(|| {
+                let account = ids[i].rsplit_once("/deployments/").map(|(a, _)| a.to_string()).unwrap_or_default();
+                let rai_name = doc.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default();
+                let rai = docs.iter().zip(&ids).find(|(_, rid)| {
+                    rid.strip_prefix(&format!("{account}/raipolicies/"))
+                        .is_some_and(|n| n.eq_ignore_ascii_case(rai_name))
+                });
+                let builtin = crate::evaluate::default_rai_policy(rai_name);
+                crate::evaluate::data_plane_deployment(doc, rai.map(|(d, _)| d).or(builtin.as_ref()))
+            });
+            Subject { id, doc: doc.clone(), data_plane, related }
+        })
+        .collect()
+}
