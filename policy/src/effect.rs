@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// What a definition does when its `if` matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Effect {
     Disabled,
     Append,

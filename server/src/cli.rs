@@ -67,6 +67,11 @@ enum Command {
     Scan(ScanArgs),
     /// Serve a fake Azure Resource Manager (a demo estate) for trying `attest scan` without Azure.
     FakeArm(FakeArmArgs),
+    /// The policy language offline: evaluate a definition on a resource, list controls.
+    #[command(subcommand)]
+    Policy(crate::policy_cli::PolicyCommand),
+    /// Evaluate ARM resources against Azure policy assignments (and exemptions), offline.
+    Evaluate(crate::policy_cli::EvaluateArgs),
     /// Import a snapshot file (JSON, or gzip-compressed JSON).
     Import {
         /// The snapshot file.
@@ -272,6 +277,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Db(cmd) => db(cmd, &config).await,
         Command::FakeArm(args) => fake_arm(args).await,
+        Command::Policy(cmd) => crate::policy_cli::policy(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Evaluate(args) => crate::policy_cli::evaluate_files(args).map(|()| ExitCode::SUCCESS),
         Command::Scan(args) => {
             let Some(report) = run_scan(&args).await? else { return Ok(ExitCode::from(2)) };
             match &args.out {
@@ -690,7 +697,12 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 return Ok(ExitCode::from(1));
             }
         },
-        Command::Serve { .. } | Command::Db(_) | Command::Scan(_) | Command::FakeArm(_) => {
+        Command::Serve { .. }
+        | Command::Db(_)
+        | Command::Scan(_)
+        | Command::FakeArm(_)
+        | Command::Policy(_)
+        | Command::Evaluate(_) => {
             unreachable!("handled in run()")
         }
     }
