@@ -85,6 +85,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/snapshots/:id") view=pages::inventory::Inventory ssr=SsrMode::Async/>
                 <Route path=path!("/snapshots/:id/resource") view=pages::resource::ResourcePage ssr=SsrMode::Async/>
                 <Route path=path!("/diff") view=pages::diff::Diff ssr=SsrMode::Async/>
+                <Route path=path!("/findings") view=pages::findings::Findings ssr=SsrMode::Async/>
+                <Route path=path!("/findings/:id") view=pages::finding::FindingPage ssr=SsrMode::Async/>
                 <Route path=path!("/import") view=pages::import::Import ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users/:name") view=pages::user::UserDetail ssr=SsrMode::Async/>

@@ -687,6 +687,12 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 true => println!("stored a demo estate of {accounts} accounts (seed {seed}) as snapshot {}", stored.id),
                 false => println!("this demo estate is already stored as snapshot {}", stored.id),
             }
+            let evaluation = attest_core::findings::evaluate_snapshot(pool, stored.id, &actor).await?;
+            println!(
+                "evaluated: {} findings, compliance {}",
+                evaluation.findings,
+                evaluation.compliance.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "n/a".into())
+            );
         }
         Command::Audit(AuditCommand::Verify) => match audit::verify(pool).await? {
             audit::Verification::Intact { entries, head } => {

@@ -127,6 +127,12 @@ impl Browser {
         Ok(())
     }
 
+    /// Picks the option with `value` in a select, as a person would.
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Css(css)).await?.select_by_value(value).await?;
+        Ok(())
+    }
+
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.client.find(Locator::Css(css)).await?.click().await?;
         Ok(())

@@ -63,7 +63,7 @@ fn at(path: String) -> &'static str {
     Box::leak(path.into_boxed_str())
 }
 
-fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str) -> Vec<Rule> {
+fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str) -> Vec<Rule> {
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
@@ -75,6 +75,9 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str) -> Vec<Rule> 
         page(at(format!("/snapshots/{snapshot}?kind=role_assignment&sort=kind&desc=1&q=user")), SIGNED_IN),
         page(at(format!("/snapshots/{snapshot}/resource?kind=account&{account_q}")), SIGNED_IN),
         page(at(format!("/diff?from={snapshot}&to={snapshot}")), SIGNED_IN),
+        page("/findings", SIGNED_IN),
+        page("/findings?state=NonCompliant&severity=High&framework=GDPR&resource=acct", SIGNED_IN),
+        page(at(format!("/findings/{finding}")), SIGNED_IN),
         // Every signed-in role sees the page; only an admin sees the form.
         page("/import", SIGNED_IN),
         // An admin posting no file is sent back to the form with the reason.
@@ -109,6 +112,13 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str) -> Vec<Rule> 
         ),
         call("/api/fn/snapshots/resource", format!("snapshot={snapshot}&kind=account&{account_q}"), SIGNED_IN),
         call("/api/fn/snapshots/diff", format!("from={snapshot}&to={snapshot}"), SIGNED_IN),
+        call(
+            "/api/fn/findings/list",
+            "query[state]=NonCompliant&query[severity]=High&query[control]=&query[framework]=GDPR&query[resource]=&query[page]=1",
+            SIGNED_IN,
+        ),
+        call("/api/fn/findings/get", format!("id={finding}"), SIGNED_IN),
+        call("/api/fn/findings/compliance", "", SIGNED_IN),
         call(
             "/api/fn/audit/list",
             "query[actor]=&query[action]=&query[object]=&query[since]=&query[until]=",
@@ -167,15 +177,18 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
         let mut tx = pool.begin().await?;
         let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
         tx.commit().await?;
+        attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
         (stored.id.to_string(), estate.accounts[0].account["id"].as_str().unwrap().to_string())
     };
+    let finding: i64 = sqlx::query_scalar("select min(id) from findings").fetch_one(&pool).await?;
+    let finding = finding.to_string();
     let app = spawn::in_process(pool, |_| {}).await?;
 
     let mut failures = Vec::new();
     // The admin goes last, so state-changing calls by others are seen to fail
     // against the same objects the admin then changes.
     for who in EVERYONE {
-        for rule in matrix(who, &token_id, &snapshot, &account) {
+        for rule in matrix(who, &token_id, &snapshot, &account, &finding) {
             // A fresh session per request: sign-out must not affect the next.
             let client = client_for(&app.base, who).await?;
             let res = client
@@ -202,7 +215,7 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
 #[test]
 fn every_server_function_is_in_the_matrix() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
-    let covered: BTreeSet<String> = matrix(Who::Admin, "x", "s", "a")
+    let covered: BTreeSet<String> = matrix(Who::Admin, "x", "s", "a", "1")
         .into_iter()
         .filter(|r| r.path.starts_with("/api/fn/"))
         .map(|r| r.path.to_string())

@@ -195,3 +195,51 @@ async fn an_auditor_sees_what_changed_between_two_scans(pool: PgPool) -> anyhow:
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(10, 3);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    let public = estate.accounts.iter().filter(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled").count();
+    assert!(public > 0);
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "aude", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "aude", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+
+    // The dashboard shows compliance as Azure computes it and what fails.
+    let figure = b.wait_text("[data-testid='compliance-figure']", "%").await?;
+    assert!(figure.trim_end_matches('%').parse::<f64>().is_ok(), "{figure}");
+    b.wait_text("[data-testid='bars-failing-by-severity']", "High").await?;
+    b.wait_text("[data-testid='trend']", "Compliance across snapshots").await?;
+    b.click("[data-testid='failing-link']").await?;
+    b.wait_path("/findings").await?;
+    b.wait_text("[data-testid='findings-table']", "NonCompliant").await?;
+
+    // Filter to one control, as a person picks from the form.
+    b.select("#f-control", "attest-network-public-access").await?;
+    b.select("#f-severity", "High").await?;
+    b.click("form[data-testid='finding-filters'] button[type='submit']").await?;
+    b.wait_text("[data-testid='findings-count']", &format!("{public} finding")).await?;
+    let rows = b
+        .client
+        .find_all(fantoccini::Locator::Css("[data-testid='findings-table'] tr[data-testid='finding-row']"))
+        .await?;
+    assert_eq!(rows.len(), public);
+    for row in rows {
+        assert!(row.text().await?.contains("NonCompliant"));
+    }
+
+    // A finding's page names the path and the value that decided it.
+    b.click("[data-testid='findings-table'] tr[data-testid='finding-row'] a").await?;
+    b.wait_text("[data-testid='finding-reasons']", "properties.publicNetworkAccess").await?;
+    b.wait_text("[data-testid='finding-reasons']", "Enabled").await?;
+    b.wait_text("[data-testid='finding-history']", "new").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}

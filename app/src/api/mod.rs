@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod dashboard;
+pub mod findings;
 pub mod inventory;
 pub mod session;
 pub mod snapshots;

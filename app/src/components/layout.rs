@@ -46,6 +46,7 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                         view! {
                             <nav class="mainnav" aria-label="Main">
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
+                                <a href="/findings" aria-current=current("/findings")>"Findings"</a>
                                 <a href="/snapshots" aria-current=current("/snapshots")>"Snapshots"</a>
                                 {admin.then(|| view! { <a href="/admin/users" aria-current=current("/admin/users")>"Users"</a> })}
                                 {audit.then(|| view! { <a href="/admin/audit" aria-current=current("/admin/audit")>"Audit log"</a> })}

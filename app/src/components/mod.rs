@@ -2,3 +2,4 @@
 
 pub mod layout;
 pub mod notice;
+pub mod pager;

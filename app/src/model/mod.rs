@@ -2,6 +2,8 @@
 //! and return. Plain data, so the WebAssembly side needs no server crates.
 
 mod error;
+mod findings;
+pub use findings::*;
 
 pub use error::AppError;
 use serde::{Deserialize, Serialize};

@@ -1,14 +1,100 @@
 //! The dashboard: what the portal holds today, and nothing it does not.
 
 use crate::{
-    api::dashboard::dashboard_summary,
+    api::{dashboard::dashboard_summary, findings::compliance_summary},
     components::{layout::Layout, notice::ErrorPanel},
+    model::{ComplianceView, FindingsQuery},
+    pages::findings::href,
 };
 use leptos::prelude::*;
+
+/// Horizontal bars of counts, each linking to the findings it counts.
+#[component]
+fn Bars(label: &'static str, rows: Vec<(String, i64)>, link: fn(&str) -> FindingsQuery) -> impl IntoView {
+    let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    view! {
+        <section class="panel" data-testid={format!("bars-{}", label.to_lowercase().replace(' ', "-"))}>
+            <h2>{label}</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted">"Nothing is failing."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="bars">
+                        {rows.into_iter().map(|(k, n)| {
+                            let width = format!("width: {}%", (n * 100 / max).max(1));
+                            let target = href(&link(&k));
+                            view! {
+                                <li><a href=target>{k}</a><span class="bar-track"><span class="bar" style=width></span></span><span>{n}</span></li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// The compliance trend across snapshots of the newest scope, as a line.
+#[component]
+fn Trend(points: Vec<(String, f64)>) -> impl IntoView {
+    let n = points.len();
+    let (w, h) = (400.0, 100.0);
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, (_, p))| {
+            let x = if n > 1 { 10.0 + i as f64 * (w - 20.0) / (n - 1) as f64 } else { w / 2.0 };
+            (x, h - 5.0 - p.clamp(0.0, 100.0) * (h - 10.0) / 100.0)
+        })
+        .collect();
+    let line = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+    let label = points.iter().map(|(d, p)| format!("{d}: {p:.1}%")).collect::<Vec<_>>().join("; ");
+    view! {
+        <section class="panel" data-testid="trend">
+            <h2>"Compliance across snapshots"</h2>
+            <svg class="trend" viewBox="0 0 400 100" role="img" aria-label={format!("Compliance trend: {label}")}>
+                <polyline points=line/>
+                {xy.into_iter().zip(points.clone()).map(|((x, y), (d, p))| view! {
+                    <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="3"><title>{format!("{d}: {p:.1}%")}</title></circle>
+                }).collect_view()}
+            </svg>
+            <p class="muted">{label}</p>
+        </section>
+    }
+}
+
+#[component]
+fn Compliance(c: ComplianceView) -> impl IntoView {
+    let failing: i64 = c.by_state.iter().filter(|(s, _)| s == "NonCompliant").map(|(_, n)| *n).sum();
+    view! {
+        <section class="cards" aria-label="Compliance" data-testid="compliance">
+            <div class="card">
+                <span class="compliance-figure" data-testid="compliance-figure">{c.compliance.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "n/a".into())}</span>
+                <span class="card-label">"resources compliant"</span>
+                <span class="card-note muted">"as Azure computes it: compliant, exempt and unknown over all evaluated"</span>
+            </div>
+            <div class="card">
+                <span class="card-figure"><a href={href(&FindingsQuery { state: "NonCompliant".into(), ..Default::default() })} data-testid="failing-link">{failing}</a></span>
+                <span class="card-label">"non-compliant findings"</span>
+                <span class="card-note muted">{c.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(" · ")}</span>
+            </div>
+        </section>
+        <div class="grid-2">
+            <Bars label="Failing by severity" rows=c.failing_by_severity.clone()
+                  link=|k| FindingsQuery { state: "NonCompliant".into(), severity: k.into(), ..Default::default() }/>
+            <Bars label="Failing by control area" rows=c.failing_by_area.clone()
+                  link=|_| FindingsQuery { state: "NonCompliant".into(), ..Default::default() }/>
+        </div>
+        <Bars label="Failing by framework" rows=c.failing_by_framework.clone()
+              link=|k| FindingsQuery { state: "NonCompliant".into(), framework: k.into(), ..Default::default() }/>
+        <Trend points=c.trend.clone()/>
+    }
+}
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let summary = Resource::new(|| (), |_| dashboard_summary());
+    let compliance = Resource::new(|| (), |_| compliance_summary());
     view! {
         <Layout title="Dashboard">
             <h1>"Dashboard"</h1>
@@ -26,11 +112,20 @@ pub fn Dashboard() -> impl IntoView {
                                     }.into_any()
                                 } else {
                                     view! {
-                                        <p>{format!("{} snapshot{} stored.", s.snapshots, if s.snapshots == 1 { "" } else { "s" })}</p>
-                                        <p class="muted">"Findings appear here once controls are evaluated against them."</p>
+                                        <p>{format!("{} snapshot{} stored.", s.snapshots, if s.snapshots == 1 { "" } else { "s" })}
+                                           " The newest evaluated one is summarised below; "<a href="/findings">"all findings"</a>"."</p>
                                     }.into_any()
                                 }}
                             </section>
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    match compliance.await {
+                                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                                        Ok(c) if c.snapshot_id.is_none() => ().into_any(),
+                                        Ok(c) => view! { <Compliance c/> }.into_any(),
+                                    }
+                                })}
+                            </Suspense>
                             <section class="cards" aria-label="Portal">
                                 <div class="card">
                                     <span class="card-figure" data-testid="users-count">{s.users}</span>

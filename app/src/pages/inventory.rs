@@ -7,6 +7,7 @@ use crate::{
     components::{
         layout::Layout,
         notice::{ErrorPanel, StateBadge},
+        pager::Pager,
     },
     model::{InventoryQuery, SnapshotHeaderView, INVENTORY_FLAGS, INVENTORY_KINDS},
 };
@@ -157,13 +158,7 @@ pub fn Inventory() -> impl IntoView {
                                         </table>
                                     }.into_any()
                                 }}
-                                {(v.pages > 1).then(|| view! {
-                                    <nav class="pager" aria-label="Pages">
-                                        {prev.map(|h| view! { <a class="btn" href=h rel="prev">"← Previous"</a> })}
-                                        <span class="muted">{format!("Page {} of {}", v.page, v.pages)}</span>
-                                        {next.map(|h| view! { <a class="btn" href=h rel="next">"Next →"</a> })}
-                                    </nav>
-                                })}
+                                <Pager page=v.page pages=v.pages prev next/>
                             }.into_any()
                         }
                     }

@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod dashboard;
 pub mod diff;
+pub mod finding;
+pub mod findings;
 pub mod import;
 pub mod inventory;
 pub mod not_found;

@@ -67,6 +67,8 @@ pub async fn import<R: Read + Send + 'static>(
     let errors = header.errors.len();
     let stored = w.finish(header, source.as_str(), actor).await?;
     tx.commit().await?;
+    // Evaluation runs on import; a snapshot stored before is already evaluated.
+    crate::findings::evaluate_snapshot(pool, stored.id, actor).await?;
     Ok((stored, errors))
 }
 

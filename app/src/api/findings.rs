@@ -1,0 +1,159 @@
+//! Findings for every signed-in role: the filtered list, one finding with
+//! its evidence and history, and the dashboard's compliance figures.
+
+use crate::model::{AppError, ComplianceView, FindingDetail, FindingsQuery, FindingsView};
+use leptos::prelude::*;
+
+/// Findings per page.
+pub const PAGE_SIZE: i64 = 50;
+
+#[server(endpoint = "fn/findings/list")]
+pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppError> {
+    use crate::ssr::{core, fail, fmt_time, pool, require};
+    use attest_core::findings::{query as fq, FindingFilter};
+    require(&[]).await?;
+    let pool = pool()?;
+    let filter = FindingFilter {
+        snapshot: None,
+        state: query.state,
+        severity: query.severity,
+        control: query.control,
+        framework: query.framework,
+        subscription: String::new(),
+        resource: query.resource,
+        page: query.page.max(1),
+        per_page: PAGE_SIZE,
+    };
+    let page = fq::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
+    let snapshot_at = match page.snapshot_id {
+        Some(id) => sqlx::query_scalar!("select finished_at from snapshots where id = $1", id)
+            .fetch_optional(&pool)
+            .await?
+            .map(fmt_time),
+        None => None,
+    };
+    Ok(FindingsView {
+        snapshot_id: page.snapshot_id.map(|s| s.to_string()),
+        snapshot_at,
+        total: page.total,
+        page: page.page,
+        pages: (page.total + PAGE_SIZE - 1) / PAGE_SIZE,
+        items: page.findings.into_iter().map(shape::item).collect(),
+        controls: attest_policy::catalogue::controls()
+            .iter()
+            .map(|c| (c.definition.name.clone(), c.definition.display_name.clone()))
+            .collect(),
+        frameworks: fq::frameworks(),
+    })
+}
+
+#[server(endpoint = "fn/findings/get")]
+pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
+    use crate::ssr::{core, fail, fmt_time, pool, require};
+    use attest_core::findings::query as fq;
+    require(&[]).await?;
+    let pool = pool()?;
+    let (row, history) = fq::get(&pool, id).await.map_err(|e| fail(core(e)))?;
+    let control = attest_policy::catalogue::control(&row.control);
+    let reasons = row.evidence["reasons"].as_array().cloned().unwrap_or_default();
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(missing)".into(),
+        other => other.to_string(),
+    };
+    let kind = shape::kind(&row.resource_type);
+    let resource_href = kind.map(|k| {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("kind", k)
+            .append_pair("id", &row.resource_id)
+            .finish();
+        format!("/snapshots/{}/resource?{q}", row.snapshot_id)
+    });
+    Ok(FindingDetail {
+        snapshot_id: row.snapshot_id.to_string(),
+        resource_href,
+        assignment_id: row.assignment_id.clone(),
+        effect: row.effect.clone().unwrap_or_default(),
+        rationale: control.map(|c| c.rationale.clone()).unwrap_or_default(),
+        remediation_az: control.and_then(|c| c.remediation_az.clone()),
+        remediation_arm: control
+            .and_then(|c| c.remediation_arm.as_ref())
+            .and_then(|v| serde_json::to_string_pretty(v).ok()),
+        frameworks: control
+            .map(|c| c.frameworks.iter().map(|(k, v)| (k.clone(), v.join(", "))).collect())
+            .unwrap_or_default(),
+        reasons: reasons
+            .iter()
+            .map(|r| crate::model::ReasonView {
+                operand: text(&r["operand"]),
+                path: r["path"].as_str().unwrap_or("").to_string(),
+                operator: text(&r["operator"]),
+                expected: text(&r["expected"]),
+                actual: text(&r["actual"]),
+                held: r["result"].as_bool().unwrap_or(false),
+            })
+            .collect(),
+        message: row.evidence["message"].as_str().map(str::to_string),
+        evidence_raw: serde_json::to_string_pretty(&row.evidence).unwrap_or_default(),
+        evidence_hash: row.evidence_hash.clone(),
+        history: history
+            .into_iter()
+            .map(|h| crate::model::HistoryView {
+                finding_id: h.finding_id,
+                snapshot_at: fmt_time(h.finished_at),
+                state: h.state,
+                delta: h.delta,
+            })
+            .collect(),
+        item: shape::item(row),
+    })
+}
+
+#[server(endpoint = "fn/findings/compliance")]
+pub async fn compliance_summary() -> Result<ComplianceView, AppError> {
+    use crate::ssr::{core, fail, pool, require};
+    require(&[]).await?;
+    let s = attest_core::findings::query::summary(&pool()?).await.map_err(|e| fail(core(e)))?;
+    Ok(ComplianceView {
+        snapshot_id: s.snapshot_id.map(|i| i.to_string()),
+        compliance: s.compliance,
+        by_state: s.by_state,
+        failing_by_severity: s.failing_by_severity,
+        failing_by_area: s.failing_by_area,
+        failing_by_framework: s.failing_by_framework,
+        trend: s.trend,
+    })
+}
+
+#[cfg(feature = "ssr")]
+mod shape {
+    use crate::model::FindingItem;
+    use attest_core::findings::FindingRow;
+
+    /// The inventory kind of an ARM type, for links to the resource page.
+    pub fn kind(resource_type: &str) -> Option<&'static str> {
+        match resource_type.to_ascii_lowercase().as_str() {
+            "microsoft.cognitiveservices/accounts" => Some("account"),
+            "microsoft.cognitiveservices/accounts/deployments" => Some("deployment"),
+            "microsoft.cognitiveservices/accounts/raipolicies" => Some("rai_policy"),
+            "microsoft.authorization/roleassignments" => Some("role_assignment"),
+            _ => None,
+        }
+    }
+
+    pub fn item(r: FindingRow) -> FindingItem {
+        FindingItem {
+            id: r.id,
+            resource_name: r.resource_id.rsplit('/').next().unwrap_or_default().to_string(),
+            control: r.control,
+            title: r.title,
+            resource_id: r.resource_id,
+            resource_type: r.resource_type,
+            state: r.state,
+            severity: r.severity,
+            area: r.area,
+            delta: r.delta,
+            first_seen: crate::ssr::fmt_time(r.first_seen),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Findings as the browser sees them: the filtered list, one finding with
+//! its evidence and history, and the dashboard's compliance figures.
+
+use serde::{Deserialize, Serialize};
+
+/// The findings list's filters, as they appear in its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FindingsQuery {
+    pub state: String,
+    pub severity: String,
+    pub control: String,
+    pub framework: String,
+    pub resource: String,
+    pub page: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingItem {
+    pub id: i64,
+    pub control: String,
+    pub title: String,
+    pub resource_id: String,
+    pub resource_name: String,
+    pub resource_type: String,
+    pub state: String,
+    pub severity: String,
+    pub area: String,
+    pub delta: String,
+    pub first_seen: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingsView {
+    pub snapshot_id: Option<String>,
+    pub snapshot_at: Option<String>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub items: Vec<FindingItem>,
+    /// (name, title) of every control, for the filter.
+    pub controls: Vec<(String, String)>,
+    pub frameworks: Vec<String>,
+}
+
+/// A condition that decided a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonView {
+    pub operand: String,
+    pub path: String,
+    pub operator: String,
+    pub expected: String,
+    pub actual: String,
+    pub held: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub finding_id: i64,
+    pub snapshot_at: String,
+    pub state: String,
+    pub delta: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingDetail {
+    pub item: FindingItem,
+    pub snapshot_id: String,
+    /// The resource page's link inside its snapshot, when it has one.
+    pub resource_href: Option<String>,
+    pub assignment_id: String,
+    pub effect: String,
+    pub rationale: String,
+    pub remediation_az: Option<String>,
+    pub remediation_arm: Option<String>,
+    /// (framework, requirement ids).
+    pub frameworks: Vec<(String, String)>,
+    pub reasons: Vec<ReasonView>,
+    pub message: Option<String>,
+    pub evidence_raw: String,
+    pub evidence_hash: String,
+    pub history: Vec<HistoryView>,
+}
+
+/// The dashboard's compliance section.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ComplianceView {
+    pub snapshot_id: Option<String>,
+    pub compliance: Option<f64>,
+    pub by_state: Vec<(String, i64)>,
+    pub failing_by_severity: Vec<(String, i64)>,
+    pub failing_by_area: Vec<(String, i64)>,
+    pub failing_by_framework: Vec<(String, i64)>,
+    pub trend: Vec<(String, f64)>,
+}

@@ -1,0 +1,94 @@
+//! One finding: why it has its state (the conditions and values that
+//! decided), the raw evidence, its history across snapshots, and how to fix it.
+
+use crate::{
+    api::findings::finding,
+    components::{layout::Layout, notice::ErrorPanel},
+    pages::findings::StateTag,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn FindingPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0));
+    let data = Resource::new(id, finding);
+    view! {
+        <Layout title="Finding">
+            <p class="crumbs"><a href="/findings">"Findings"</a>" / finding"</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        Ok(f) => view! {
+                            <h1>{f.item.title.clone()}</h1>
+                            <p>
+                                <StateTag state=f.item.state.clone()/>
+                                <span class="muted">{format!(" {} severity · {} · effect {} · {} since {}", f.item.severity, f.item.area, f.effect, f.item.delta, f.item.first_seen)}</span>
+                            </p>
+                            <p>"Resource: "{match f.resource_href.clone() {
+                                Some(h) => view! { <a href=h data-testid="finding-resource"><code>{f.item.resource_id.clone()}</code></a> }.into_any(),
+                                None => view! { <code>{f.item.resource_id.clone()}</code> }.into_any(),
+                            }}</p>
+                            <section class="panel">
+                                <h2>"Why"</h2>
+                                <p>{f.rationale.clone()}</p>
+                                {f.message.clone().map(|m| view! { <p class="muted">{m}</p> })}
+                                {if f.reasons.is_empty() {
+                                    view! { <p class="muted">"No condition was recorded."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="table" data-testid="finding-reasons">
+                                            <thead><tr><th scope="col">"Condition"</th><th scope="col">"Path"</th><th scope="col">"Operator"</th><th scope="col">"Expected"</th><th scope="col">"Actual"</th><th scope="col">"Held"</th></tr></thead>
+                                            <tbody>
+                                                {f.reasons.iter().map(|r| view! {
+                                                    <tr>
+                                                        <td><code>{r.operand.clone()}</code></td>
+                                                        <td><code>{r.path.clone()}</code></td>
+                                                        <td>{r.operator.clone()}</td>
+                                                        <td><code>{r.expected.clone()}</code></td>
+                                                        <td><code data-testid="reason-actual">{r.actual.clone()}</code></td>
+                                                        <td>{if r.held { "yes" } else { "no" }}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="panel">
+                                <h2>"Remediation"</h2>
+                                {f.remediation_az.clone().map(|az| view! { <h3>"Azure CLI"</h3><pre class="code">{az}</pre> })}
+                                {f.remediation_arm.clone().map(|arm| view! { <h3>"ARM"</h3><pre class="code">{arm}</pre> })}
+                            </section>
+                            <section class="panel">
+                                <h2>"History"</h2>
+                                <table class="table" data-testid="finding-history">
+                                    <thead><tr><th scope="col">"Snapshot"</th><th scope="col">"State"</th><th scope="col">"Change"</th></tr></thead>
+                                    <tbody>
+                                        {f.history.iter().map(|h| view! {
+                                            <tr>
+                                                <td><a href={format!("/findings/{}", h.finding_id)}>{h.snapshot_at.clone()}</a></td>
+                                                <td><StateTag state=h.state.clone()/></td>
+                                                <td>{h.delta.clone()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
+                            <section class="panel">
+                                <h2>"Frameworks"</h2>
+                                <ul>{f.frameworks.iter().map(|(fw, ids)| view! { <li><strong>{fw.clone()}</strong>" "{ids.clone()}</li> }).collect_view()}</ul>
+                            </section>
+                            <details class="panel">
+                                <summary>{format!("Raw evidence (sha256 {})", f.evidence_hash)}</summary>
+                                <pre class="code" data-testid="finding-evidence">{f.evidence_raw.clone()}</pre>
+                            </details>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}

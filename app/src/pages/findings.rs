@@ -1,0 +1,145 @@
+//! The findings list: the newest evaluation's findings, filtered by state,
+//! severity, control, framework and resource, grouped by control and paged
+//! on the server.
+
+use crate::{
+    api::findings::list_findings,
+    components::{layout::Layout, notice::ErrorPanel, pager::Pager},
+    model::FindingsQuery,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// The list's URL for `q`.
+pub fn href(q: &FindingsQuery) -> String {
+    let mut url = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("state", &q.state),
+        ("severity", &q.severity),
+        ("control", &q.control),
+        ("framework", &q.framework),
+        ("resource", &q.resource),
+    ] {
+        if !v.is_empty() {
+            url.append_pair(k, v);
+        }
+    }
+    if q.page > 1 {
+        url.append_pair("page", &q.page.to_string());
+    }
+    format!("/findings?{}", url.finish())
+}
+
+/// A state as a badge: red for failing, green for passing, grey otherwise.
+#[component]
+pub fn StateTag(state: String) -> impl IntoView {
+    let class = match state.as_str() {
+        "NonCompliant" | "Error" => "badge badge-bad",
+        "Compliant" => "badge badge-good",
+        _ => "badge",
+    };
+    let attr = state.clone();
+    view! { <span class=class data-state=attr>{state}</span> }
+}
+
+#[component]
+pub fn Findings() -> impl IntoView {
+    let query_map = use_query_map();
+    let query = move || {
+        query_map.with(|q| {
+            let get = |k: &str| q.get(k).unwrap_or_default();
+            FindingsQuery {
+                state: get("state"),
+                severity: get("severity"),
+                control: get("control"),
+                framework: get("framework"),
+                resource: get("resource"),
+                page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+            }
+        })
+    };
+    let data = Resource::new(query, list_findings);
+    let option = |value: String, label: String, current: String| {
+        let selected = value == current;
+        view! { <option value=value selected=selected>{label}</option> }
+    };
+    view! {
+        <Layout title="Findings">
+            <h1>"Findings"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let q = query();
+                    match data.await {
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        Ok(v) if v.snapshot_id.is_none() => view! {
+                            <section class="panel empty-state"><p>"No snapshot has been evaluated yet. Import one, or run "<code>"attest scan"</code>"; it is evaluated as it is stored."</p></section>
+                        }.into_any(),
+                        Ok(v) => {
+                            let prev = (v.page > 1).then(|| href(&FindingsQuery { page: v.page - 1, ..q.clone() }));
+                            let next = (v.page < v.pages).then(|| href(&FindingsQuery { page: v.page + 1, ..q.clone() }));
+                            let mut last_control = String::new();
+                            let rows = v.items.into_iter().map(|f| {
+                                let group = (f.control != last_control).then(|| {
+                                    last_control = f.control.clone();
+                                    view! { <tr class="group-row"><th colspan="5" scope="colgroup">{f.title.clone()}<span class="muted">{format!(" · {} · {}", f.area, f.severity)}</span></th></tr> }
+                                });
+                                view! {
+                                    {group}
+                                    <tr data-testid="finding-row">
+                                        <td><StateTag state=f.state.clone()/></td>
+                                        <td><a href={format!("/findings/{}", f.id)} title={f.resource_id.clone()}>{f.resource_name.clone()}</a></td>
+                                        <td class="muted">{f.resource_type.rsplit('/').next().unwrap_or_default().to_string()}</td>
+                                        <td>{f.delta.clone()}</td>
+                                        <td class="muted nowrap">{f.first_seen.clone()}</td>
+                                    </tr>
+                                }
+                            }).collect_view();
+                            view! {
+                                <p class="muted">{format!("Evaluated snapshot of {}", v.snapshot_at.clone().unwrap_or_default())}
+                                    " · "<a href={format!("/snapshots/{}", v.snapshot_id.clone().unwrap_or_default())}>"inventory"</a></p>
+                                <form method="get" action="/findings" class="form form-inline" data-testid="finding-filters">
+                                    <label for="f-state">"State"</label>
+                                    <select id="f-state" name="state">
+                                        {option(String::new(), "any".into(), q.state.clone())}
+                                        {["NonCompliant", "Compliant", "Error", "Exempt", "Unknown"].into_iter().map(|s| option(s.into(), s.into(), q.state.clone())).collect_view()}
+                                    </select>
+                                    <label for="f-severity">"Severity"</label>
+                                    <select id="f-severity" name="severity">
+                                        {option(String::new(), "any".into(), q.severity.clone())}
+                                        {["High", "Medium", "Low"].into_iter().map(|s| option(s.into(), s.into(), q.severity.clone())).collect_view()}
+                                    </select>
+                                    <label for="f-control">"Control"</label>
+                                    <select id="f-control" name="control">
+                                        {option(String::new(), "any".into(), q.control.clone())}
+                                        {v.controls.into_iter().map(|(name, title)| option(name, title, q.control.clone())).collect_view()}
+                                    </select>
+                                    <label for="f-framework">"Framework"</label>
+                                    <select id="f-framework" name="framework">
+                                        {option(String::new(), "any".into(), q.framework.clone())}
+                                        {v.frameworks.into_iter().map(|f| option(f.clone(), f, q.framework.clone())).collect_view()}
+                                    </select>
+                                    <label for="f-resource">"Resource"</label>
+                                    <input id="f-resource" name="resource" type="search" maxlength="200" placeholder="name or id" value={q.resource.clone()}/>
+                                    <button type="submit" class="btn btn-primary">"Apply"</button>
+                                    <a class="btn btn-quiet" href="/findings">"Clear"</a>
+                                </form>
+                                <p class="muted" data-testid="findings-count">{format!("{} {}", v.total, if v.total == 1 { "finding" } else { "findings" })}</p>
+                                {if v.total == 0 {
+                                    view! { <p class="panel empty-state">"No finding matches these filters."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="table" data-testid="findings-table">
+                                            <thead><tr><th scope="col">"State"</th><th scope="col">"Resource"</th><th scope="col">"Type"</th><th scope="col">"Change"</th><th scope="col">"First seen"</th></tr></thead>
+                                            <tbody>{rows}</tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                                <Pager page=v.page pages=v.pages prev next/>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}

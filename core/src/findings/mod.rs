@@ -1,0 +1,10 @@
+//! Findings: a snapshot evaluated against the control assignments, one
+//! finding per (assignment, control, resource), with evidence, delta
+//! against the previous snapshot of the same scope, and first-seen time.
+
+pub mod evaluate;
+pub mod query;
+pub mod subjects;
+
+pub use evaluate::{evaluate_snapshot, Evaluation};
+pub use query::{FindingFilter, FindingRow, FindingsPage};

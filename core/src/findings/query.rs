@@ -1,0 +1,325 @@
+//! Reading findings: the filtered, paged list and one finding with its
+//! history across snapshots.
+
+use crate::error::{CoreError, CoreResult};
+use attest_policy::catalogue;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Longest free-text filter accepted.
+pub const MAX_FILTER: usize = 200;
+/// Largest page.
+pub const MAX_PER_PAGE: i64 = 500;
+pub const STATES: [&str; 7] = ["NonCompliant", "Compliant", "Error", "Conflicting", "Protected", "Exempt", "Unknown"];
+pub const SEVERITIES: [&str; 3] = ["High", "Medium", "Low"];
+
+/// What the list filters on; empty strings mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    /// The snapshot; `None` is the newest evaluated one.
+    pub snapshot: Option<Uuid>,
+    pub state: String,
+    pub severity: String,
+    /// A control's name (`attest-network-public-access`).
+    pub control: String,
+    /// A framework name as the catalogue spells it (`NIST SP 800-53 r5`).
+    pub framework: String,
+    pub subscription: String,
+    /// Text contained in the resource id.
+    pub resource: String,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub id: i64,
+    pub snapshot_id: Uuid,
+    pub assignment_id: String,
+    pub control: String,
+    pub title: String,
+    pub resource_id: String,
+    pub resource_type: String,
+    pub subscription_id: Option<String>,
+    pub state: String,
+    pub severity: String,
+    pub area: String,
+    pub effect: Option<String>,
+    pub delta: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    pub evidence: Value,
+    pub evidence_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingsPage {
+    pub snapshot_id: Option<Uuid>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub findings: Vec<FindingRow>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
+    CoreError::Invalid { field, message: message.into() }
+}
+
+/// Checks a filter's values before any query runs.
+pub fn validate(f: &FindingFilter) -> CoreResult<()> {
+    if !f.state.is_empty() && !STATES.contains(&f.state.as_str()) {
+        return Err(invalid("state", format!("unknown state {:?}; one of {}", f.state, STATES.join(", "))));
+    }
+    if !f.severity.is_empty() && !SEVERITIES.contains(&f.severity.as_str()) {
+        return Err(invalid("severity", format!("unknown severity {:?}", f.severity)));
+    }
+    if !f.control.is_empty() && catalogue::control(&f.control).is_none() {
+        return Err(invalid("control", format!("unknown control {:?}", f.control)));
+    }
+    if !f.framework.is_empty() && !frameworks().contains(&f.framework) {
+        return Err(invalid("framework", format!("unknown framework {:?}", f.framework)));
+    }
+    for (field, v) in [("resource", &f.resource), ("subscription", &f.subscription)] {
+        if v.chars().count() > MAX_FILTER {
+            return Err(invalid(field, format!("longer than {MAX_FILTER} characters")));
+        }
+    }
+    if f.page < 1 || f.per_page < 1 || f.per_page > MAX_PER_PAGE {
+        return Err(invalid("page", format!("pages start at 1 and hold 1 to {MAX_PER_PAGE} findings")));
+    }
+    Ok(())
+}
+
+/// Every framework the catalogue maps to, sorted.
+pub fn frameworks() -> Vec<String> {
+    let mut all: Vec<String> = catalogue::controls().iter().flat_map(|c| c.frameworks.keys().cloned()).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The newest evaluated snapshot.
+pub async fn latest(pool: &PgPool) -> CoreResult<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "select e.snapshot_id from evaluations e join snapshots s on s.id = e.snapshot_id order by s.finished_at desc, s.imported_at desc limit 1"
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A `FindingRow` from a query record selecting the findings columns
+/// (each `query!` has its own record type, hence a macro).
+macro_rules! finding_row {
+    ($r:expr) => {{
+        let r = $r;
+        FindingRow {
+            id: r.id,
+            snapshot_id: r.snapshot_id,
+            title: title(&r.control),
+            assignment_id: r.assignment_id,
+            control: r.control,
+            resource_id: r.resource_id,
+            resource_type: r.resource_type,
+            subscription_id: r.subscription_id,
+            state: r.state,
+            severity: r.severity,
+            area: r.area,
+            effect: r.effect,
+            delta: r.delta,
+            first_seen: r.first_seen,
+            evidence: r.evidence,
+            evidence_hash: hex::encode(r.evidence_hash),
+        }
+    }};
+}
+
+fn title(control: &str) -> String {
+    catalogue::control(control).map(|c| c.definition.display_name.clone()).unwrap_or_else(|| control.to_string())
+}
+
+/// One page of findings, ordered by severity, control and resource.
+pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> {
+    validate(f)?;
+    let snapshot = match f.snapshot {
+        Some(s) => Some(s),
+        None => latest(pool).await?,
+    };
+    let Some(snapshot_id) = snapshot else {
+        return Ok(FindingsPage { snapshot_id: None, total: 0, page: f.page, per_page: f.per_page, findings: vec![] });
+    };
+    // A framework filter is the set of controls mapped to it.
+    let controls: Vec<String> = if !f.framework.is_empty() {
+        catalogue::controls()
+            .iter()
+            .filter(|c| c.frameworks.contains_key(&f.framework))
+            .map(|c| c.definition.name.clone())
+            .collect()
+    } else if !f.control.is_empty() {
+        catalogue::control(&f.control).map(|c| vec![c.definition.name.clone()]).unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let control_filter = !controls.is_empty() || !f.framework.is_empty();
+    let controls = if !f.control.is_empty() && !f.framework.is_empty() {
+        controls
+            .into_iter()
+            .filter(|c| catalogue::control(&f.control).is_some_and(|x| &x.definition.name == c))
+            .collect()
+    } else {
+        controls
+    };
+    let resource =
+        format!("%{}%", f.resource.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from findings
+            where snapshot_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
+              and (not $4 or control = any($5)) and ($6 = '' or subscription_id = lower($6))
+              and resource_id like $7"#,
+        snapshot_id,
+        f.state,
+        f.severity,
+        control_filter,
+        &controls,
+        f.subscription,
+        resource
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query!(
+        r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
+                  area, effect, delta, first_seen, evidence, evidence_hash
+             from findings
+            where snapshot_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
+              and (not $4 or control = any($5)) and ($6 = '' or subscription_id = lower($6))
+              and resource_id like $7
+            order by case severity when 'High' then 0 when 'Medium' then 1 else 2 end, control, resource_id, id
+            limit $8 offset $9"#,
+        snapshot_id,
+        f.state,
+        f.severity,
+        control_filter,
+        &controls,
+        f.subscription,
+        resource,
+        f.per_page,
+        (f.page - 1) * f.per_page
+    )
+    .fetch_all(pool)
+    .await?;
+    let findings = rows.into_iter().map(|r| finding_row!(r)).collect();
+    Ok(FindingsPage { snapshot_id: Some(snapshot_id), total, page: f.page, per_page: f.per_page, findings })
+}
+
+/// One state of a finding in one snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub finding_id: i64,
+    pub snapshot_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub state: String,
+    pub delta: String,
+}
+
+/// A finding and its states in every evaluated snapshot of the same scope.
+pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryEntry>)> {
+    let r = sqlx::query!(
+        r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
+                  area, effect, delta, first_seen, evidence, evidence_hash
+             from findings where id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| CoreError::NotFound { what: format!("finding {id}") })?;
+    let history = sqlx::query!(
+        r#"select f.id, f.snapshot_id, s.finished_at, f.state, f.delta
+             from findings f join snapshots s on s.id = f.snapshot_id
+            where f.assignment_id = $1 and f.control = $2 and f.resource_id = $3
+              and s.scope_key = (select scope_key from snapshots where id = $4)
+            order by s.finished_at"#,
+        r.assignment_id,
+        r.control,
+        r.resource_id,
+        r.snapshot_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|h| HistoryEntry {
+        finding_id: h.id,
+        snapshot_id: h.snapshot_id,
+        finished_at: h.finished_at,
+        state: h.state,
+        delta: h.delta,
+    })
+    .collect();
+    let row = finding_row!(r);
+    Ok((row, history))
+}
+
+/// Counts for the dashboard: by state, by severity of non-compliant
+/// findings, by area, and the compliance trend across snapshots.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub snapshot_id: Option<Uuid>,
+    pub compliance: Option<f64>,
+    pub by_state: Vec<(String, i64)>,
+    pub failing_by_severity: Vec<(String, i64)>,
+    pub failing_by_area: Vec<(String, i64)>,
+    pub failing_by_framework: Vec<(String, i64)>,
+    /// (snapshot finished, compliance %), oldest first.
+    pub trend: Vec<(String, f64)>,
+}
+
+pub async fn summary(pool: &PgPool) -> CoreResult<Summary> {
+    let Some(snapshot_id) = latest(pool).await? else { return Ok(Summary::default()) };
+    let compliance = sqlx::query_scalar!("select compliance from evaluations where snapshot_id = $1", snapshot_id)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query!(
+        r#"select state, severity, area, control, count(*) as "n!" from findings where snapshot_id = $1
+            group by state, severity, area, control"#,
+        snapshot_id
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut s = Summary { snapshot_id: Some(snapshot_id), compliance, ..Default::default() };
+    let bump = |v: &mut Vec<(String, i64)>, k: &str, n: i64| match v.iter_mut().find(|(x, _)| x == k) {
+        Some(e) => e.1 += n,
+        None => v.push((k.to_string(), n)),
+    };
+    for r in &rows {
+        bump(&mut s.by_state, &r.state, r.n);
+        if r.state == "NonCompliant" {
+            bump(&mut s.failing_by_severity, &r.severity, r.n);
+            bump(&mut s.failing_by_area, &r.area, r.n);
+            if let Some(c) = catalogue::control(&r.control) {
+                for fw in c.frameworks.keys() {
+                    bump(&mut s.failing_by_framework, fw, r.n);
+                }
+            }
+        }
+    }
+    let order = |k: &str, list: &[&str]| list.iter().position(|x| *x == k).unwrap_or(99);
+    s.by_state.sort_by_key(|(k, _)| order(k, &STATES));
+    s.failing_by_severity.sort_by_key(|(k, _)| order(k, &SEVERITIES));
+    s.failing_by_area.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    s.failing_by_framework.sort();
+    let scope =
+        sqlx::query_scalar!("select scope_key from snapshots where id = $1", snapshot_id).fetch_one(pool).await?;
+    s.trend = sqlx::query!(
+        r#"select s.finished_at, e.compliance from evaluations e join snapshots s on s.id = e.snapshot_id
+            where s.scope_key = $1 and e.compliance is not null order by s.finished_at"#,
+        scope
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.finished_at.date().to_string(), r.compliance.unwrap_or_default()))
+    .collect();
+    Ok(s)
+}

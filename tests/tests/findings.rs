@@ -1,0 +1,160 @@
+//! Evaluating stored snapshots: findings with evidence, deltas against the
+//! previous snapshot of the same scope, the filtered list and history.
+
+use attest_core::findings::{self, query, FindingFilter};
+use attest_core::snapshot::{demo, store, Snapshot};
+use attest_core::CoreError;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn stored_and_evaluated(pool: &PgPool, s: &Snapshot) -> Uuid {
+    let mut tx = pool.begin().await.unwrap();
+    let id = store::insert(&mut tx, s, store::Source::Demo, "test").await.unwrap().id;
+    tx.commit().await.unwrap();
+    let e = findings::evaluate_snapshot(pool, id, "test").await.unwrap();
+    assert!(e.created && e.findings > 0);
+    id
+}
+
+fn filter() -> FindingFilter {
+    FindingFilter { page: 1, per_page: 100, ..Default::default() }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_snapshot_is_evaluated_once_with_evidence_and_an_audit_entry(pool: PgPool) {
+    let s = demo::generate(8, 5);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let again = findings::evaluate_snapshot(&pool, id, "test").await.unwrap();
+    assert!(!again.created, "a second evaluation changes nothing");
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'snapshot.evaluate'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+
+    // Each public account fails the public-access control, with the path and value that decided.
+    let public: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled")
+        .map(|r| r.account["id"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(!public.is_empty());
+    let page = query::list(
+        &pool,
+        &FindingFilter { control: "attest-network-public-access".into(), state: "NonCompliant".into(), ..filter() },
+    )
+    .await
+    .unwrap();
+    let mut got: Vec<String> = page.findings.iter().map(|f| f.resource_id.clone()).collect();
+    let mut want = public.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let f = &page.findings[0];
+    assert_eq!(f.delta, "new");
+    assert_eq!(f.severity, "High");
+    let evidence = f.evidence.to_string();
+    assert!(evidence.contains("properties.publicNetworkAccess") && evidence.contains("Enabled"), "{evidence}");
+
+    // Every control area and a manual control's Unknown are present.
+    let states: Vec<String> = query::summary(&pool).await.unwrap().by_state.into_iter().map(|(s, _)| s).collect();
+    assert!(
+        states.contains(&"NonCompliant".into())
+            && states.contains(&"Compliant".into())
+            && states.contains(&"Unknown".into())
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_later_snapshot_of_the_same_scope_carries_deltas_and_first_seen(pool: PgPool) {
+    let first = demo::generate(6, 9);
+    let first_id = stored_and_evaluated(&pool, &first).await;
+    let mut second = first.clone();
+    second.finished_at += time::Duration::days(1);
+    second.started_at += time::Duration::days(1);
+    let target =
+        second.accounts.iter().position(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled").unwrap();
+    let account_id = second.accounts[target].account["id"].as_str().unwrap().to_lowercase();
+    second.accounts[target].account["properties"]["publicNetworkAccess"] = "Disabled".into();
+    let second_id = stored_and_evaluated(&pool, &second).await;
+
+    let find = |snapshot: Uuid| {
+        let pool = pool.clone();
+        let account_id = account_id.clone();
+        async move {
+            query::list(
+                &pool,
+                &FindingFilter {
+                    snapshot: Some(snapshot),
+                    control: "attest-network-public-access".into(),
+                    resource: account_id,
+                    ..filter()
+                },
+            )
+            .await
+            .unwrap()
+            .findings
+            .remove(0)
+        }
+    };
+    let before = find(first_id).await;
+    let after = find(second_id).await;
+    assert_eq!((before.state.as_str(), after.state.as_str()), ("NonCompliant", "Compliant"));
+    assert_eq!(after.delta, "resolved");
+    let unchanged = query::list(
+        &pool,
+        &FindingFilter { snapshot: Some(second_id), control: "attest-identity-local-auth-disabled".into(), ..filter() },
+    )
+    .await
+    .unwrap();
+    assert!(unchanged.findings.iter().all(|f| f.delta == "unchanged"));
+    let carried = unchanged.findings[0].first_seen;
+    assert_eq!(carried, first.finished_at, "first seen comes from the first snapshot");
+
+    let (_, history) = query::get(&pool, after.id).await.unwrap();
+    let states: Vec<&str> = history.iter().map(|h| h.state.as_str()).collect();
+    assert_eq!(states, ["NonCompliant", "Compliant"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_list_filters_pages_and_refuses_bad_filters(pool: PgPool) {
+    let s = demo::generate(10, 2);
+    stored_and_evaluated(&pool, &s).await;
+    let all = query::list(&pool, &FindingFilter { per_page: 500, ..filter() }).await.unwrap();
+    assert!(all.total > 100);
+    let high = query::list(&pool, &FindingFilter { severity: "High".into(), per_page: 500, ..filter() }).await.unwrap();
+    assert!(high.findings.iter().all(|f| f.severity == "High") && high.total < all.total);
+    let gdpr =
+        query::list(&pool, &FindingFilter { framework: "GDPR".into(), per_page: 500, ..filter() }).await.unwrap();
+    assert!(
+        gdpr.total > 0 && gdpr.findings.iter().all(|f| f.control != "attest-cost-budget"),
+        "cost controls map no GDPR article"
+    );
+    let p1 = query::list(&pool, &FindingFilter { per_page: 10, ..filter() }).await.unwrap();
+    let p2 = query::list(&pool, &FindingFilter { per_page: 10, page: 2, ..filter() }).await.unwrap();
+    assert_eq!(p1.findings.len(), 10);
+    assert!(p1.findings.iter().all(|a| p2.findings.iter().all(|b| a.id != b.id)));
+    let sub = s.subscriptions[0]["subscriptionId"].as_str().unwrap().to_string();
+    let by_sub =
+        query::list(&pool, &FindingFilter { subscription: sub.clone(), per_page: 500, ..filter() }).await.unwrap();
+    assert!(
+        by_sub.total > 0
+            && by_sub.findings.iter().all(|f| f.subscription_id.as_deref() == Some(sub.to_lowercase().as_str()))
+    );
+
+    for (bad, field) in [
+        (FindingFilter { state: "Bad".into(), ..filter() }, "state"),
+        (FindingFilter { severity: "Critical".into(), ..filter() }, "severity"),
+        (FindingFilter { control: "nope".into(), ..filter() }, "control"),
+        (FindingFilter { framework: "PCI".into(), ..filter() }, "framework"),
+        (FindingFilter { resource: "x".repeat(201), ..filter() }, "resource"),
+        (FindingFilter { per_page: 501, ..filter() }, "page"),
+    ] {
+        match query::list(&pool, &bad).await {
+            Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(matches!(query::get(&pool, 999_999_999).await, Err(CoreError::NotFound { .. })));
+}
