@@ -87,10 +87,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/diff") view=pages::diff::Diff ssr=SsrMode::Async/>
                 <Route path=path!("/findings") view=pages::findings::Findings ssr=SsrMode::Async/>
                 <Route path=path!("/findings/:id") view=pages::finding::FindingPage ssr=SsrMode::Async/>
+                <Route path=path!("/frameworks") view=pages::frameworks::Frameworks ssr=SsrMode::Async/>
                 <Route path=path!("/import") view=pages::import::Import ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users/:name") view=pages::user::UserDetail ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::audit::AuditLog ssr=SsrMode::Async/>
+                <Route path=path!("/admin/assignments") view=pages::assignments::Assignments ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -7,7 +7,7 @@
 
 use crate::definition::{bind_parameters, unwrap_values, PolicyDocument};
 use crate::error::{PolicyError, Result};
-use crate::evaluate::{evaluate, Input, Outcome};
+use crate::evaluate::{Input, Outcome, Prepared};
 use crate::rule::Evaluator;
 use crate::state::ComplianceState;
 use crate::template::{self, get_ci, parse_time};
@@ -227,6 +227,146 @@ pub struct ResourceResult {
     pub assignments: Vec<AssignmentResult>,
 }
 
+/// One member of a prepared assignment.
+struct PreparedMember<'c> {
+    reference_id: Option<String>,
+    definition_id: String,
+    /// The definition ready to evaluate, or why it cannot be.
+    prepared: std::result::Result<Prepared<'c>, String>,
+    data_mode: bool,
+}
+
+/// An assignment with its definitions looked up, parameters bound and
+/// effects resolved once, for evaluating many resources.
+pub struct PreparedAssignment<'c> {
+    assignment: &'c Assignment,
+    set_id: Option<String>,
+    members: Vec<PreparedMember<'c>>,
+}
+
+impl<'c> PreparedAssignment<'c> {
+    pub fn new(catalog: &'c Catalog, assignment: &'c Assignment, now: OffsetDateTime) -> PreparedAssignment<'c> {
+        let member = |reference_id: Option<String>, definition_id: String, params: Map<String, Value>| {
+            let prepared = match catalog.get(&definition_id) {
+                Some(PolicyDocument::Definition(def)) => Ok(Prepared::new(def, &params, now)),
+                Some(PolicyDocument::Initiative(_)) => {
+                    Err(format!("{definition_id} is an initiative inside an initiative"))
+                }
+                None => Err(format!("the definition {definition_id} is not in the catalogue")),
+            };
+            let data_mode =
+                prepared.as_ref().is_ok_and(|p| p.def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data"));
+            PreparedMember { reference_id, definition_id, prepared, data_mode }
+        };
+        let failed = |message: String| PreparedMember {
+            reference_id: None,
+            definition_id: assignment.definition_id.clone(),
+            prepared: Err(message),
+            data_mode: false,
+        };
+        let (set_id, members) = match catalog.get(&assignment.definition_id) {
+            None => {
+                (None, vec![failed(format!("the definition {} is not in the catalogue", assignment.definition_id))])
+            }
+            Some(PolicyDocument::Definition(d)) => {
+                (None, vec![member(None, d.id.clone(), assignment.parameters.clone())])
+            }
+            Some(PolicyDocument::Initiative(set)) => {
+                let members = match bind_parameters(&set.parameters, &assignment.parameters) {
+                    Err(e) => vec![failed(format!("{}: {e}", set.id))],
+                    Ok(bound) => {
+                        let null = Value::Null;
+                        let ev = Evaluator::new(&null, &null, &bound, now, Value::Null);
+                        set.members
+                            .iter()
+                            .map(|m| {
+                                let mut params = Map::new();
+                                for (k, v) in &m.parameters {
+                                    match template::resolve(v, &ev) {
+                                        Ok(x) => {
+                                            params.insert(k.clone(), x);
+                                        }
+                                        Err(e) => return failed(format!("{}: parameter {k}: {e}", m.reference_id)),
+                                    }
+                                }
+                                member(Some(m.reference_id.clone()), m.definition_id.clone(), params)
+                            })
+                            .collect()
+                    }
+                };
+                (Some(set.id.clone()), members)
+            }
+        };
+        PreparedAssignment { assignment, set_id, members }
+    }
+
+    /// Whether every member is switched off (effect `disabled`): the
+    /// assignment is skipped without looking at resources.
+    pub fn is_disabled(&self) -> bool {
+        self.members.iter().all(|m| m.prepared.as_ref().is_ok_and(|p| p.effect() == Some(crate::Effect::Disabled)))
+    }
+
+    /// The assignment's result on `subject`; `None` when nothing in it applies.
+    pub fn evaluate(
+        &self,
+        subject: &Subject,
+        exemptions: &[Exemption],
+        now: OffsetDateTime,
+    ) -> Option<AssignmentResult> {
+        let assignment = self.assignment;
+        if !assignment.covers(&subject.id) {
+            return None;
+        }
+        let mut results = Vec::new();
+        for m in &self.members {
+            let outcome = match &m.prepared {
+                Ok(prepared) => {
+                    let doc = match (m.data_mode, &subject.data_plane) {
+                        (true, Some(d)) => d,
+                        _ => &subject.doc,
+                    };
+                    let policy = json!({
+                        "assignmentId": assignment.id, "definitionId": prepared.def.id,
+                        "setDefinitionId": self.set_id, "definitionReferenceId": m.reference_id,
+                    });
+                    prepared.evaluate(&Input {
+                        resource: doc,
+                        related: &subject.related,
+                        parameters: &Map::new(),
+                        now,
+                        policy,
+                    })
+                }
+                Err(message) => Outcome {
+                    state: Some(ComplianceState::Error),
+                    effect: None,
+                    reasons: vec![],
+                    message: Some(message.clone()),
+                },
+            };
+            if outcome.state.is_none() {
+                continue;
+            }
+            let exemption = exemptions
+                .iter()
+                .find(|e| e.applies(&assignment.id, m.reference_id.as_deref(), &subject.id, now))
+                .map(|e| e.id.clone());
+            let mut outcome = outcome;
+            if exemption.is_some() {
+                outcome.state = Some(ComplianceState::Exempt);
+            }
+            results.push(MemberResult {
+                reference_id: m.reference_id.clone(),
+                definition_id: m.definition_id.clone(),
+                outcome,
+                exemption,
+            });
+        }
+        let state = ComplianceState::roll_up(results.iter().filter_map(|r| r.outcome.state))?;
+        Some(AssignmentResult { id: assignment.id.clone(), state, definitions: results })
+    }
+}
+
 /// Evaluates `assignment` on `subject`; `None` when nothing in it applies.
 pub fn evaluate_assignment(
     catalog: &Catalog,
@@ -235,99 +375,7 @@ pub fn evaluate_assignment(
     exemptions: &[Exemption],
     now: OffsetDateTime,
 ) -> Option<AssignmentResult> {
-    if !assignment.covers(&subject.id) {
-        return None;
-    }
-    let error = |message: String| {
-        Some(AssignmentResult {
-            id: assignment.id.clone(),
-            state: ComplianceState::Error,
-            definitions: vec![MemberResult {
-                reference_id: None,
-                definition_id: assignment.definition_id.clone(),
-                outcome: Outcome {
-                    state: Some(ComplianceState::Error),
-                    effect: None,
-                    reasons: vec![],
-                    message: Some(message),
-                },
-                exemption: None,
-            }],
-        })
-    };
-    let members: Vec<(Option<String>, String, Map<String, Value>)> = match catalog.get(&assignment.definition_id) {
-        None => return error(format!("the definition {} is not in the catalogue", assignment.definition_id)),
-        Some(PolicyDocument::Definition(d)) => vec![(None, d.id.clone(), assignment.parameters.clone())],
-        Some(PolicyDocument::Initiative(set)) => {
-            let bound = match bind_parameters(&set.parameters, &assignment.parameters) {
-                Ok(b) => b,
-                Err(e) => return error(format!("{}: {e}", set.id)),
-            };
-            let null = Value::Null;
-            let ev = Evaluator::new(&null, &null, &bound, now, Value::Null);
-            let mut out = Vec::new();
-            for m in &set.members {
-                let mut params = Map::new();
-                for (k, v) in &m.parameters {
-                    match template::resolve(v, &ev) {
-                        Ok(x) => {
-                            params.insert(k.clone(), x);
-                        }
-                        Err(e) => return error(format!("{}: parameter {k}: {e}", m.reference_id)),
-                    }
-                }
-                out.push((Some(m.reference_id.clone()), m.definition_id.clone(), params));
-            }
-            out
-        }
-    };
-    let set_id = match catalog.get(&assignment.definition_id) {
-        Some(PolicyDocument::Initiative(s)) => Some(s.id.clone()),
-        _ => None,
-    };
-    let mut results = Vec::new();
-    for (reference_id, definition_id, params) in members {
-        let outcome = match catalog.get(&definition_id) {
-            Some(PolicyDocument::Definition(def)) => {
-                let data_mode = def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data");
-                let doc = match (data_mode, &subject.data_plane) {
-                    (true, Some(d)) => d,
-                    _ => &subject.doc,
-                };
-                let policy = json!({
-                    "assignmentId": assignment.id, "definitionId": def.id,
-                    "setDefinitionId": set_id, "definitionReferenceId": reference_id,
-                });
-                evaluate(def, &Input { resource: doc, related: &subject.related, parameters: &params, now, policy })
-            }
-            Some(PolicyDocument::Initiative(_)) => Outcome {
-                state: Some(ComplianceState::Error),
-                effect: None,
-                reasons: vec![],
-                message: Some(format!("{definition_id} is an initiative inside an initiative")),
-            },
-            None => Outcome {
-                state: Some(ComplianceState::Error),
-                effect: None,
-                reasons: vec![],
-                message: Some(format!("the definition {definition_id} is not in the catalogue")),
-            },
-        };
-        if outcome.state.is_none() {
-            continue;
-        }
-        let exemption = exemptions
-            .iter()
-            .find(|e| e.applies(&assignment.id, reference_id.as_deref(), &subject.id, now))
-            .map(|e| e.id.clone());
-        let mut outcome = outcome;
-        if exemption.is_some() {
-            outcome.state = Some(ComplianceState::Exempt);
-        }
-        results.push(MemberResult { reference_id, definition_id, outcome, exemption });
-    }
-    let state = ComplianceState::roll_up(results.iter().filter_map(|r| r.outcome.state))?;
-    Some(AssignmentResult { id: assignment.id.clone(), state, definitions: results })
+    PreparedAssignment::new(catalog, assignment, now).evaluate(subject, exemptions, now)
 }
 
 /// Evaluates every assignment on every subject. Subjects no assignment
@@ -339,11 +387,12 @@ pub fn evaluate_all(
     subjects: &[Subject],
     now: OffsetDateTime,
 ) -> Vec<ResourceResult> {
+    let prepared: Vec<PreparedAssignment> =
+        assignments.iter().map(|a| PreparedAssignment::new(catalog, a, now)).filter(|p| !p.is_disabled()).collect();
     subjects
         .iter()
         .filter_map(|s| {
-            let per: Vec<AssignmentResult> =
-                assignments.iter().filter_map(|a| evaluate_assignment(catalog, a, s, exemptions, now)).collect();
+            let per: Vec<AssignmentResult> = prepared.iter().filter_map(|a| a.evaluate(s, exemptions, now)).collect();
             let state = ComplianceState::roll_up(per.iter().map(|a| a.state))?;
             Some(ResourceResult { id: s.id.clone(), state, assignments: per })
         })

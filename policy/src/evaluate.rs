@@ -54,61 +54,109 @@ pub const DATA_DEPLOYMENT_TYPE: &str = "Microsoft.CognitiveServices.Data/account
 /// Evaluates `def` on `input.resource`. Never fails: a fault in the
 /// definition or its parameters is the `Error` state.
 pub fn evaluate(def: &Definition, input: &Input) -> Outcome {
-    let params = match bind_parameters(&def.parameters, input.parameters) {
-        Ok(p) => p,
-        Err(e) => return Outcome::error(None, e),
-    };
-    let ev = Evaluator::new(input.resource, input.resource, &params, input.now, input.policy.clone());
-    let effect = match effect_of(def, &ev) {
-        Ok(e) => e,
-        Err(e) => return Outcome::error(None, e),
-    };
-    if effect == Effect::Disabled {
-        return Outcome::not_applicable(Some(effect), "the effect is disabled");
-    }
-    if let Some(why) = mode_excludes(&def.mode, input.resource) {
-        return Outcome::not_applicable(Some(effect), why);
-    }
-    let rule = def.rule.as_object().expect("checked when the definition was parsed");
-    let cond = get_ci(rule, "if").cloned().unwrap_or(Value::Null);
-    let mut ev = ev;
-    if ev.applicable(&cond) == Some(false) {
-        return Outcome::not_applicable(Some(effect), "the rule's type, name or kind conditions exclude this resource");
-    }
-    let (matched, reasons) = match ev.eval(&cond) {
-        Ok(r) => r,
-        Err(e) => return Outcome::error(Some(effect), e),
-    };
-    let then = get_ci(rule, "then").and_then(Value::as_object);
-    let details = then.and_then(|t| get_ci(t, "details"));
-    let state = |s| Outcome { state: Some(s), effect: Some(effect), reasons: reasons.clone(), message: None };
-    match effect {
-        Effect::Manual => {
-            let default = details
-                .and_then(Value::as_object)
-                .and_then(|d| get_ci(d, "defaultState"))
-                .and_then(Value::as_str)
-                .and_then(ComplianceState::parse)
-                .unwrap_or(ComplianceState::Unknown);
-            let mut o = state(if matched { default } else { ComplianceState::Compliant });
-            if matched {
-                o.message = Some("a manual control: its state is attested, not computed".into());
+    Prepared::new(def, input.parameters, input.now).evaluate(input)
+}
+
+/// A definition with its parameters bound and its effect resolved once, for
+/// evaluating many resources under the same assignment.
+pub struct Prepared<'d> {
+    pub def: &'d Definition,
+    params: Result<Map<String, Value>>,
+    /// `None` when the effect reads the resource (`field()`), so it is
+    /// resolved per resource.
+    effect: Option<Result<Effect>>,
+}
+
+impl<'d> Prepared<'d> {
+    pub fn new(def: &'d Definition, given: &Map<String, Value>, now: OffsetDateTime) -> Prepared<'d> {
+        let params = bind_parameters(&def.parameters, given);
+        let reads_resource = effect_text(def).is_some_and(|t| t.to_ascii_lowercase().contains("field("));
+        let effect = match &params {
+            Ok(p) if !reads_resource => {
+                let null = Value::Null;
+                Some(effect_of(def, &Evaluator::new(&null, &null, p, now, Value::Null)))
             }
-            o
+            _ => None,
+        };
+        Prepared { def, params, effect }
+    }
+
+    /// The effect, when it does not depend on the resource.
+    pub fn effect(&self) -> Option<Effect> {
+        self.effect.as_ref().and_then(|e| e.as_ref().ok().copied())
+    }
+
+    pub fn evaluate(&self, input: &Input) -> Outcome {
+        let def = self.def;
+        let params = match &self.params {
+            Ok(p) => p,
+            Err(e) => return Outcome::error(None, e.clone()),
+        };
+        let mut ev = Evaluator::new(input.resource, input.resource, params, input.now, input.policy.clone());
+        let effect = match &self.effect {
+            Some(Ok(e)) => *e,
+            Some(Err(e)) => return Outcome::error(None, e.clone()),
+            None => match effect_of(def, &ev) {
+                Ok(e) => e,
+                Err(e) => return Outcome::error(None, e),
+            },
+        };
+        if effect == Effect::Disabled {
+            return Outcome::not_applicable(Some(effect), "the effect is disabled");
         }
-        _ if !matched => state(ComplianceState::Compliant),
-        Effect::AuditIfNotExists | Effect::DeployIfNotExists => match existence(details, &params, input) {
-            Ok((true, _)) => state(ComplianceState::Compliant),
-            Ok((false, more)) => {
-                let mut o = state(ComplianceState::NonCompliant);
-                o.reasons.extend(more);
+        if let Some(why) = mode_excludes(&def.mode, input.resource) {
+            return Outcome::not_applicable(Some(effect), why);
+        }
+        let rule = def.rule.as_object().expect("checked when the definition was parsed");
+        let null = Value::Null;
+        let cond = get_ci(rule, "if").unwrap_or(&null);
+        if ev.applicable(cond) == Some(false) {
+            return Outcome::not_applicable(
+                Some(effect),
+                "the rule's type, name or kind conditions exclude this resource",
+            );
+        }
+        let (matched, reasons) = match ev.eval(cond) {
+            Ok(r) => r,
+            Err(e) => return Outcome::error(Some(effect), e),
+        };
+        let then = get_ci(rule, "then").and_then(Value::as_object);
+        let details = then.and_then(|t| get_ci(t, "details"));
+        let state = |s| Outcome { state: Some(s), effect: Some(effect), reasons: reasons.clone(), message: None };
+        match effect {
+            Effect::Manual => {
+                let default = details
+                    .and_then(Value::as_object)
+                    .and_then(|d| get_ci(d, "defaultState"))
+                    .and_then(Value::as_str)
+                    .and_then(ComplianceState::parse)
+                    .unwrap_or(ComplianceState::Unknown);
+                let mut o = state(if matched { default } else { ComplianceState::Compliant });
+                if matched {
+                    o.message = Some("a manual control: its state is attested, not computed".into());
+                }
                 o
             }
-            Err(e) => Outcome::error(Some(effect), e),
-        },
-        Effect::DenyAction => state(ComplianceState::Protected),
-        _ => state(ComplianceState::NonCompliant),
+            _ if !matched => state(ComplianceState::Compliant),
+            Effect::AuditIfNotExists | Effect::DeployIfNotExists => match existence(details, params, input) {
+                Ok((true, _)) => state(ComplianceState::Compliant),
+                Ok((false, more)) => {
+                    let mut o = state(ComplianceState::NonCompliant);
+                    o.reasons.extend(more);
+                    o
+                }
+                Err(e) => Outcome::error(Some(effect), e),
+            },
+            Effect::DenyAction => state(ComplianceState::Protected),
+            _ => state(ComplianceState::NonCompliant),
+        }
     }
+}
+
+/// The raw `then.effect` text.
+fn effect_text(def: &Definition) -> Option<&str> {
+    let then = get_ci(def.rule.as_object()?, "then")?.as_object()?;
+    get_ci(then, "effect")?.as_str()
 }
 
 fn effect_of(def: &Definition, ev: &Evaluator) -> Result<Effect> {

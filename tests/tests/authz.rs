@@ -78,6 +78,8 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         page("/findings", SIGNED_IN),
         page("/findings?state=NonCompliant&severity=High&framework=GDPR&resource=acct", SIGNED_IN),
         page(at(format!("/findings/{finding}")), SIGNED_IN),
+        page("/frameworks", SIGNED_IN),
+        page("/frameworks?name=GDPR", SIGNED_IN),
         // Every signed-in role sees the page; only an admin sees the form.
         page("/import", SIGNED_IN),
         // An admin posting no file is sent back to the form with the reason.
@@ -85,12 +87,16 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         page("/admin/users", ADMIN),
         page("/admin/users/target", ADMIN),
         page("/admin/audit", AUDIT_READERS),
+        page("/admin/assignments", ADMIN),
         Rule { anon: 303, ok: 404, denied: 404, ..page("/no-such-page", SIGNED_IN) },
         Rule { anon: 200, ok: 303, denied: 303, ..page("/signin", SIGNED_IN) },
         Rule { anon: 200, ok: 200, ..page("/healthz", SIGNED_IN) },
         Rule { anon: 200, ok: 200, ..page("/readyz", SIGNED_IN) },
         Rule { anon: 200, ok: 200, ..page("/pkg/attest.css", SIGNED_IN) },
         Rule { anon: 401, ..page("/api/v1/me", SIGNED_IN) },
+        Rule { anon: 401, ..page("/api/v1/findings?state=NonCompliant&severity=High&framework=GDPR", SIGNED_IN) },
+        Rule { anon: 401, ..page(at(format!("/api/v1/findings/{finding}")), SIGNED_IN) },
+        Rule { anon: 200, ok: 200, ..page("/api/v1/openapi.json", SIGNED_IN) },
         Rule { anon: 404, ok: 404, ..page("/api/v1/no-such-endpoint", SIGNED_IN) },
         // An empty body: authorization is decided before the file is read,
         // and an admin gets the file's error (422), not a stored snapshot.
@@ -119,6 +125,13 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         ),
         call("/api/fn/findings/get", format!("id={finding}"), SIGNED_IN),
         call("/api/fn/findings/compliance", "", SIGNED_IN),
+        call("/api/fn/findings/framework", "name=HIPAA", SIGNED_IN),
+        call("/api/fn/admin/assignments", "", ADMIN),
+        call(
+            "/api/fn/admin/assignment-update",
+            "id=/providers/Microsoft.Authorization/policyAssignments/attest-cost-budget&effect=Manual&enforcement_mode=DoNotEnforce&not_scopes=&parameters=",
+            ADMIN,
+        ),
         call(
             "/api/fn/audit/list",
             "query[actor]=&query[action]=&query[object]=&query[since]=&query[until]=",

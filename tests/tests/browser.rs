@@ -243,3 +243,36 @@ async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_switches_a_control_off_and_its_findings_go(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(5, 8);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "admin", ADMIN_PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.click("nav.mainnav a[href='/admin/assignments']").await?;
+    b.wait_path("/admin/assignments").await?;
+    let row = "tr[data-control='attest-network-public-access']";
+    b.wait_text(&format!("{row} td:nth-child(4)"), "Audit").await?;
+    b.click(&format!("{row} summary")).await?;
+    b.select("#effect-attest-network-public-access", "Disabled").await?;
+    b.click(&format!("{row} button[type='submit']")).await?;
+    b.wait_text("p.form-ok", "evaluated again").await?;
+    b.wait_text(&format!("{row} td:nth-child(4)"), "Disabled").await?;
+
+    b.open(&format!("{}/findings?control=attest-network-public-access", server.base)).await?;
+    b.wait_text("[data-testid='findings-count']", "0 findings").await?;
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'assignment.update' and actor = 'admin'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(audit, 1);
+    b.client.clone().close().await?;
+    Ok(())
+}

@@ -158,3 +158,73 @@ async fn the_list_filters_pages_and_refuses_bad_filters(pool: PgPool) {
     }
     assert!(matches!(query::get(&pool, 999_999_999).await, Err(CoreError::NotFound { .. })));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn changing_an_assignment_is_audited_and_evaluates_the_newest_snapshot_again(pool: PgPool) {
+    use attest_core::findings::assignments::{self, Change};
+    use serde_json::json;
+    let s = demo::generate(6, 11);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let listed = assignments::list(&pool, "test").await.unwrap();
+    assert_eq!(listed.len(), 20, "the catalogue's defaults, seeded once");
+    let public = "/providers/Microsoft.Authorization/policyAssignments/attest-network-public-access";
+    let control = FindingFilter { control: "attest-network-public-access".into(), ..filter() };
+    let before = query::list(&pool, &control).await.unwrap();
+    assert!(before.total > 0);
+
+    // Switch the control off: the snapshot's current evaluation has none of its findings.
+    let mut params = serde_json::Map::new();
+    params.insert("effect".into(), json!("Disabled"));
+    let change = Change { parameters: params, not_scopes: vec![], enforcement_mode: "Default".into() };
+    let evaluations = assignments::update(&pool, "admin", public, change).await.unwrap();
+    assert_eq!(evaluations.len(), 1);
+    assert_eq!(query::list(&pool, &control).await.unwrap().total, 0);
+    assert_eq!(query::current_evaluation(&pool, id).await.unwrap(), Some(evaluations[0]));
+    let audited: Vec<serde_json::Value> =
+        sqlx::query_scalar("select details from audit_log where action = 'assignment.update'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0]["after"]["parameters"]["effect"], "Disabled");
+
+    // Exclude one subscription instead: its accounts drop out, the others stay, unchanged.
+    let sub = format!("/subscriptions/{}", s.subscriptions[0]["subscriptionId"].as_str().unwrap());
+    let change = Change {
+        parameters: Default::default(),
+        not_scopes: vec![sub.clone()],
+        enforcement_mode: "DoNotEnforce".into(),
+    };
+    assignments::update(&pool, "admin", public, change).await.unwrap();
+    let after = query::list(&pool, &control).await.unwrap();
+    assert!(after.total > 0 && after.total < before.total, "{} of {}", after.total, before.total);
+    assert!(after.findings.iter().all(|f| !f.resource_id.starts_with(&sub.to_lowercase())));
+
+    // Bad changes are refused, naming the field, and change nothing.
+    let bad = |parameters: serde_json::Value, not_scopes: Vec<&str>, mode: &str| Change {
+        parameters: parameters.as_object().cloned().unwrap(),
+        not_scopes: not_scopes.into_iter().map(str::to_string).collect(),
+        enforcement_mode: mode.into(),
+    };
+    for (change, field) in [
+        (bad(json!({"effect": "Deny"}), vec![], "Default"), "parameters"),
+        (bad(json!({"colour": "blue"}), vec![], "Default"), "parameters"),
+        (bad(json!({}), vec!["subscriptions/x"], "Default"), "not_scopes"),
+        (bad(json!({}), vec![], "Sometimes"), "enforcement_mode"),
+    ] {
+        match assignments::update(&pool, "admin", public, change).await {
+            Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        assignments::update(
+            &pool,
+            "admin",
+            "/nope",
+            Change { parameters: Default::default(), not_scopes: vec![], enforcement_mode: "Default".into() }
+        )
+        .await,
+        Err(CoreError::NotFound { .. })
+    ));
+}

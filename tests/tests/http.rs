@@ -282,3 +282,64 @@ async fn the_audit_page_links_to_older_entries_keeping_its_filters(pool: PgPool)
     let link = html.split("href=\"/admin/audit?").nth(1).expect("a link to older entries").split('"').next().unwrap();
     assert!(link.starts_with("actor=a+b%26c&amp;before="), "{link}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool: PgPool) {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(6, 4);
+    let mut tx = pool.begin().await.unwrap();
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
+    tx.commit().await.unwrap();
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    accounts::user(&pool, "robot", &[Role::Viewer]).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let (_, secret) = tokens::create(&mut tx, "test", &UserName::parse("robot").unwrap(), "ci").await.unwrap();
+    tx.commit().await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = Client::new();
+    let get = |path: &str| c.get(format!("{}/api/v1{path}", app.base)).bearer_auth(secret.expose_secret()).send();
+
+    let res = get("/findings?state=NonCompliant&severity=High&per_page=5").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let findings = body["findings"].as_array().unwrap();
+    assert!(body["total"].as_i64().unwrap() > 5 && findings.len() == 5, "{body}");
+    for f in findings {
+        for key in ["id", "control", "resource", "state", "severity"] {
+            assert!(!f[key].is_null(), "{key} missing in {f}");
+        }
+        assert_eq!((f["state"].as_str(), f["severity"].as_str()), (Some("NonCompliant"), Some("High")));
+    }
+    let page2: serde_json::Value =
+        get("/findings?state=NonCompliant&severity=High&per_page=5&page=2").await.unwrap().json().await.unwrap();
+    assert_ne!(page2["findings"][0]["id"], findings[0]["id"]);
+
+    let id = findings[0]["id"].as_i64().unwrap();
+    let one: serde_json::Value = get(&format!("/findings/{id}")).await.unwrap().json().await.unwrap();
+    assert!(one["evidence"]["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{one}");
+    assert_eq!(one["history"].as_array().unwrap().len(), 1);
+
+    for (path, field) in [
+        ("/findings?state=Broken", "state"),
+        ("/findings?per_page=100000", "page"),
+        ("/findings?colour=blue", "colour"),
+        ("/findings?snapshot=not-a-uuid", "snapshot"),
+        ("/findings/abc", "id"),
+    ] {
+        let res = get(path).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["field"], field, "{path}: {body}");
+    }
+    assert_eq!(get("/findings/999999999").await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get(format!("{}/api/v1/findings", app.base)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The OpenAPI document describes exactly the API's routes.
+    let doc: serde_json::Value =
+        c.get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    paths.sort();
+    assert_eq!(paths, ["/findings", "/findings/{id}", "/me", "/openapi.json", "/snapshots"]);
+    let required = &doc["components"]["schemas"]["FindingSummary"]["required"];
+    assert_eq!(required, &serde_json::json!(["id", "control", "resource", "state", "severity"]));
+}

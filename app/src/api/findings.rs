@@ -157,3 +157,41 @@ mod shape {
         }
     }
 }
+
+/// A framework's requirements → controls → finding counts (the first
+/// framework when `name` is empty).
+#[server(endpoint = "fn/findings/framework")]
+pub async fn framework(name: String) -> Result<crate::model::FrameworkView, AppError> {
+    use crate::model::{FrameworkView, Requirement, RequirementControl};
+    use crate::ssr::{core, fail, pool, require};
+    use attest_core::findings::query as fq;
+    require(&[]).await?;
+    let frameworks = fq::frameworks();
+    let name = if name.is_empty() { frameworks.first().cloned().unwrap_or_default() } else { name };
+    if !frameworks.contains(&name) {
+        return Err(fail(AppError::Invalid { field: "name".into(), message: format!("unknown framework {name:?}") }));
+    }
+    let counts = fq::counts_by_control(&pool()?).await.map_err(|e| fail(core(e)))?;
+    let evaluated = !counts.is_empty();
+    let mut requirements: std::collections::BTreeMap<String, Vec<RequirementControl>> = Default::default();
+    for c in attest_policy::catalogue::controls() {
+        let Some(ids) = c.frameworks.get(&name) else { continue };
+        let (failing, passing, other) = counts.get(&c.definition.name).copied().unwrap_or_default();
+        for id in ids {
+            requirements.entry(id.clone()).or_default().push(RequirementControl {
+                control: c.definition.name.clone(),
+                title: c.definition.display_name.clone(),
+                severity: c.severity.as_str().into(),
+                failing,
+                passing,
+                other,
+            });
+        }
+    }
+    Ok(FrameworkView {
+        frameworks,
+        name,
+        requirements: requirements.into_iter().map(|(id, controls)| Requirement { id, controls }).collect(),
+        evaluated,
+    })
+}

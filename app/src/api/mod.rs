@@ -3,6 +3,7 @@
 //! named (not hashed) so the authorization tests can call every one.
 
 pub mod admin;
+pub mod assignments;
 pub mod audit;
 pub mod dashboard;
 pub mod findings;

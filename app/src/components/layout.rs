@@ -47,8 +47,10 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                             <nav class="mainnav" aria-label="Main">
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>
+                                <a href="/frameworks" aria-current=current("/frameworks")>"Frameworks"</a>
                                 <a href="/snapshots" aria-current=current("/snapshots")>"Snapshots"</a>
                                 {admin.then(|| view! { <a href="/admin/users" aria-current=current("/admin/users")>"Users"</a> })}
+                                {admin.then(|| view! { <a href="/admin/assignments" aria-current=current("/admin/assignments")>"Assignments"</a> })}
                                 {audit.then(|| view! { <a href="/admin/audit" aria-current=current("/admin/audit")>"Audit log"</a> })}
                             </nav>
                             <div class="usermenu">

@@ -92,3 +92,49 @@ pub struct ComplianceView {
     pub failing_by_framework: Vec<(String, i64)>,
     pub trend: Vec<(String, f64)>,
 }
+
+/// One control under one requirement, with its findings' counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequirementControl {
+    pub control: String,
+    pub title: String,
+    pub severity: String,
+    pub failing: i64,
+    pub passing: i64,
+    pub other: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requirement {
+    pub id: String,
+    pub controls: Vec<RequirementControl>,
+}
+
+/// A framework: its requirements, the controls mapped to each, and how the
+/// newest evaluated snapshot fares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkView {
+    pub frameworks: Vec<String>,
+    pub name: String,
+    pub requirements: Vec<Requirement>,
+    pub evaluated: bool,
+}
+
+/// A control assignment as the admin page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentView {
+    pub id: String,
+    pub display_name: String,
+    pub control: String,
+    pub severity: String,
+    pub scope: String,
+    /// One per line.
+    pub not_scopes: String,
+    /// Pretty JSON.
+    pub parameters: String,
+    /// The effect in force (the parameter, else the definition's default).
+    pub effect: String,
+    pub allowed_effects: Vec<String>,
+    pub enforcement_mode: String,
+    pub updated: String,
+}

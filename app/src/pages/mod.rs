@@ -1,10 +1,12 @@
 //! One page per file.
 
+pub mod assignments;
 pub mod audit;
 pub mod dashboard;
 pub mod diff;
 pub mod finding;
 pub mod findings;
+pub mod frameworks;
 pub mod import;
 pub mod inventory;
 pub mod not_found;

@@ -1,29 +1,291 @@
 //! Evaluating a stored snapshot and storing its findings in one transaction
 //! with its audit entry.
+//!
+//! Memory stays bounded on large estates: the account-scoped documents
+//! (accounts and what hangs off them) are evaluated together because they
+//! refer to each other; role assignments, which refer to nothing, stream
+//! through in chunks. Deltas against the previous snapshot are computed by
+//! the insert itself, joining on the previous findings' unique key.
 
 use super::subjects::{self, Doc};
 use crate::audit;
-use crate::error::CoreResult;
-use attest_policy::assignment::{evaluate_all, Catalog};
-use attest_policy::catalogue;
-use attest_policy::state::compliance_percentage;
-use attest_policy::PolicyDocument;
+use crate::error::{CoreError, CoreResult};
+use attest_policy::assignment::{evaluate_all, Assignment, Catalog, ResourceResult, Subject};
+use attest_policy::{catalogue, ComplianceState, PolicyDocument};
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
-use std::collections::HashMap;
+use sqlx::{PgConnection, PgPool};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What an evaluation produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
+    pub id: i64,
     pub snapshot_id: Uuid,
     pub findings: usize,
     pub compliance: Option<f64>,
     /// False when the snapshot had been evaluated before (nothing changed).
     pub created: bool,
+}
+
+/// Subjects evaluated per batch, and rows per insert statement.
+const CHUNK: usize = 5_000;
+
+/// What every chunk is evaluated with.
+struct Context {
+    catalog: Catalog,
+    assignments: Vec<Assignment>,
+    now: OffsetDateTime,
+}
+
+/// Running totals across chunks.
+#[derive(Default)]
+struct Totals {
+    findings: usize,
+    by_state: BTreeMap<&'static str, usize>,
+    /// Findings per (state, severity, control), stored for the list's totals.
+    by_key: BTreeMap<(&'static str, &'static str, String), i32>,
+    /// Each resource's overall state, for the compliance percentage.
+    overall: Vec<ComplianceState>,
+}
+
+impl Totals {
+    fn merge(&mut self, other: Totals) {
+        self.findings += other.findings;
+        for (k, v) in other.by_state {
+            *self.by_state.entry(k).or_default() += v;
+        }
+        for (k, v) in other.by_key {
+            *self.by_key.entry(k).or_default() += v;
+        }
+        self.overall.extend(other.overall);
+    }
+}
+
+/// Evaluates `snapshot_id` against the control assignments and stores its
+/// findings, unless it has been evaluated before (imports call this).
+pub async fn evaluate_snapshot(pool: &PgPool, snapshot_id: Uuid, actor: &str) -> CoreResult<Evaluation> {
+    run(pool, snapshot_id, actor, "import", false).await
+}
+
+/// Evaluates `snapshot_id` again, as a new evaluation that becomes its
+/// current one (after an assignment changed).
+pub async fn reevaluate(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str) -> CoreResult<Evaluation> {
+    run(pool, snapshot_id, actor, reason, true).await
+}
+
+async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again: bool) -> CoreResult<Evaluation> {
+    let mut tx = pool.begin().await?;
+    // One evaluation per snapshot at a time; the loser finds the winner's.
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))", snapshot_id)
+        .execute(&mut *tx)
+        .await?;
+    if !again {
+        if let Some(e) = sqlx::query!(
+            "select id, finding_count, compliance from evaluations where snapshot_id = $1 order by id desc limit 1",
+            snapshot_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok(Evaluation {
+                id: e.id,
+                snapshot_id,
+                findings: e.finding_count as usize,
+                compliance: e.compliance,
+                created: false,
+            });
+        }
+    }
+    let header = sqlx::query!("select scope_key, finished_at from snapshots where id = $1", snapshot_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| CoreError::NotFound { what: format!("snapshot {snapshot_id}") })?;
+    // Deltas are against the newest evaluation of this scope up to this
+    // snapshot: an earlier snapshot's, or this one's when evaluating again.
+    let previous = sqlx::query_scalar!(
+        r#"select max(e.id) from evaluations e join snapshots s on s.id = e.snapshot_id
+            where s.scope_key = $1 and (s.finished_at < $2 or s.id = $3)"#,
+        header.scope_key,
+        header.finished_at,
+        snapshot_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let evaluation_id = sqlx::query_scalar!(r#"select nextval(pg_get_serial_sequence('evaluations', 'id')) as "id!""#)
+        .fetch_one(&mut *tx)
+        .await?;
+
+    let mut catalog = Catalog::default();
+    for c in catalogue::controls() {
+        catalog.insert(PolicyDocument::Definition(c.definition.clone()));
+    }
+    let assignments = super::assignments::current(&mut tx, actor).await?;
+    let ctx = Arc::new(Context { catalog, assignments, now: header.finished_at });
+    let target = Target { evaluation_id, snapshot_id, previous, now: header.finished_at };
+    let mut pipeline = Pipeline::new(ctx);
+
+    // Accounts and everything that hangs off them, together.
+    let docs: Vec<Doc> = sqlx::query!(
+        r#"select d.kind, d.resource_id, d.account_id, d.body
+             from snapshot_members m
+            cross join lateral unnest(m.ids) as member(id)
+             join documents d on d.id = member.id
+            where m.snapshot_id = $1 and m.kind not in ('usage', 'role_assignment', 'subscription')"#,
+        snapshot_id
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| Doc { kind: r.kind, resource_id: r.resource_id, account_id: r.account_id, body: r.body })
+    .collect();
+    let mut subjects = subjects::build(docs);
+    while !subjects.is_empty() {
+        let rest = subjects.split_off(subjects.len().min(CHUNK));
+        let chunk = std::mem::replace(&mut subjects, rest);
+        pipeline.push(&mut tx, &target, chunk).await?;
+    }
+
+    // Role assignments, streamed. The stream borrows its connection, so it
+    // reads from a second connection of the pool.
+    let mut reader = pool.acquire().await?;
+    let mut stream = sqlx::query!(
+        r#"select d.kind, d.resource_id, d.account_id, d.body
+             from snapshot_members m
+            cross join lateral unnest(m.ids) as member(id)
+             join documents d on d.id = member.id
+            where m.snapshot_id = $1 and m.kind = 'role_assignment'"#,
+        snapshot_id
+    )
+    .fetch(&mut *reader);
+    let mut batch = Vec::with_capacity(CHUNK);
+    while let Some(r) = stream.try_next().await? {
+        batch.push(Doc { kind: r.kind, resource_id: r.resource_id, account_id: r.account_id, body: r.body });
+        if batch.len() == CHUNK {
+            pipeline.push(&mut tx, &target, subjects::build(std::mem::take(&mut batch))).await?;
+        }
+    }
+    drop(stream);
+    drop(reader);
+    if !batch.is_empty() {
+        pipeline.push(&mut tx, &target, subjects::build(batch)).await?;
+    }
+    let totals = pipeline.finish(&mut tx, &target).await?;
+
+    let compliance = attest_policy::state::compliance_percentage(totals.overall.iter().copied());
+    sqlx::query!(
+        "insert into evaluations (id, snapshot_id, previous_evaluation_id, reason, finding_count, compliance)
+         overriding system value values ($1, $2, $3, $4, $5, $6)",
+        evaluation_id,
+        snapshot_id,
+        previous,
+        reason,
+        totals.findings as i32,
+        compliance
+    )
+    .execute(&mut *tx)
+    .await?;
+    let (states, severities, controls, counts): (Vec<String>, Vec<String>, Vec<String>, Vec<i32>) = totals
+        .by_key
+        .iter()
+        .map(|((st, sev, c), n)| (st.to_string(), sev.to_string(), c.clone(), *n))
+        .fold((vec![], vec![], vec![], vec![]), |mut acc, (a, b, c, d)| {
+            acc.0.push(a);
+            acc.1.push(b);
+            acc.2.push(c);
+            acc.3.push(d);
+            acc
+        });
+    sqlx::query!(
+        "insert into evaluation_counts (evaluation_id, state, severity, control, n)
+         select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::int[])",
+        evaluation_id,
+        &states,
+        &severities,
+        &controls,
+        &counts
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        actor,
+        "snapshot.evaluate",
+        &format!("snapshot:{snapshot_id}"),
+        json!({"evaluation": evaluation_id, "reason": reason, "findings": totals.findings, "states": totals.by_state,
+               "compliance": compliance, "previous_evaluation": previous}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, "snapshot evaluated");
+    Ok(Evaluation { id: evaluation_id, snapshot_id, findings: totals.findings, compliance, created: true })
+}
+
+/// Where a chunk's findings go.
+struct Target {
+    evaluation_id: i64,
+    snapshot_id: Uuid,
+    previous: Option<i64>,
+    now: OffsetDateTime,
+}
+
+/// A chunk being evaluated on a blocking thread: its rows and totals.
+type Evaluating = tokio::task::JoinHandle<CoreResult<(Vec<Row>, Totals)>>;
+
+/// Evaluates chunks on a blocking thread while the previous chunk's rows
+/// are written, so the evaluator and PostgreSQL work at the same time.
+struct Pipeline {
+    ctx: Arc<Context>,
+    pending: Option<Evaluating>,
+    totals: Totals,
+}
+
+impl Pipeline {
+    fn new(ctx: Arc<Context>) -> Pipeline {
+        Pipeline { ctx, pending: None, totals: Totals::default() }
+    }
+
+    /// Starts evaluating `chunk`, then writes the chunk started before it.
+    async fn push(&mut self, tx: &mut PgConnection, target: &Target, chunk: Vec<Subject>) -> CoreResult<()> {
+        let ctx = Arc::clone(&self.ctx);
+        let next = tokio::task::spawn_blocking(move || {
+            let types: BTreeMap<String, String> = chunk
+                .iter()
+                .map(|s| (s.id.clone(), s.doc.get("type").and_then(Value::as_str).unwrap_or_default().to_string()))
+                .collect();
+            let results = evaluate_all(&ctx.catalog, &ctx.assignments, &[], &chunk, ctx.now);
+            let mut totals = Totals::default();
+            let rows = rows(&results, &types, &mut totals)?;
+            Ok((rows, totals))
+        });
+        let previous = self.pending.replace(next);
+        if let Some(handle) = previous {
+            self.write(tx, target, handle).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still being evaluated and returns the totals.
+    async fn finish(mut self, tx: &mut PgConnection, target: &Target) -> CoreResult<Totals> {
+        if let Some(handle) = self.pending.take() {
+            self.write(tx, target, handle).await?;
+        }
+        Ok(self.totals)
+    }
+
+    async fn write(&mut self, tx: &mut PgConnection, target: &Target, handle: Evaluating) -> CoreResult<()> {
+        let (rows, totals) = handle.await.map_err(|e| CoreError::Internal(format!("evaluation panicked: {e}")))??;
+        for part in rows.chunks(CHUNK) {
+            insert(tx, target, part).await?;
+        }
+        self.totals.merge(totals);
+        Ok(())
+    }
 }
 
 struct Row {
@@ -32,197 +294,99 @@ struct Row {
     resource_id: String,
     resource_type: String,
     subscription_id: Option<String>,
-    state: String,
-    severity: String,
+    state: &'static str,
+    severity: &'static str,
     area: String,
-    effect: Option<String>,
-    evidence: Value,
+    effect: Option<&'static str>,
+    /// The evidence as JSON text: serialised once, hashed, and cast to
+    /// jsonb by the insert.
+    evidence: String,
     evidence_hash: Vec<u8>,
-    delta: &'static str,
-    first_seen: OffsetDateTime,
 }
 
-/// (assignment, control, resource).
-type FindingKey = (String, String, String);
-/// A finding's state, evidence hash and first-seen time in the previous snapshot.
-type Previous = (String, Vec<u8>, OffsetDateTime);
+/// What a finding's evidence holds.
+#[derive(Serialize)]
+struct Evidence<'a> {
+    reasons: &'a [attest_policy::Reason],
+    message: &'a Option<String>,
+}
 
-/// Rows per insert statement.
-const BATCH: usize = 5_000;
-
-/// Evaluates `snapshot_id` with the catalogue's default assignments and
-/// stores its findings. A snapshot already evaluated is left as it is.
-pub async fn evaluate_snapshot(pool: &PgPool, snapshot_id: Uuid, actor: &str) -> CoreResult<Evaluation> {
-    if let Some(e) =
-        sqlx::query!("select finding_count, compliance from evaluations where snapshot_id = $1", snapshot_id)
-            .fetch_optional(pool)
-            .await?
-    {
-        return Ok(Evaluation {
-            snapshot_id,
-            findings: e.finding_count as usize,
-            compliance: e.compliance,
-            created: false,
-        });
-    }
-    let header = sqlx::query!("select scope_key, finished_at from snapshots where id = $1", snapshot_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| crate::CoreError::NotFound { what: format!("snapshot {snapshot_id}") })?;
-    let docs: Vec<Doc> = sqlx::query!(
-        r#"select d.kind, d.resource_id, d.account_id, d.body
-             from snapshot_members m
-            cross join lateral unnest(m.ids) as member(id)
-             join documents d on d.id = member.id
-            where m.snapshot_id = $1 and m.kind <> 'usage'"#,
-        snapshot_id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| Doc { kind: r.kind, resource_id: r.resource_id, account_id: r.account_id, body: r.body })
-    .collect();
-
-    let mut catalog = Catalog::default();
-    for c in catalogue::controls() {
-        catalog.insert(PolicyDocument::Definition(c.definition.clone()));
-    }
-    let assignments = catalogue::default_assignments();
-    let now = header.finished_at;
-    let subjects = subjects::build(docs);
-    let types: HashMap<String, String> = subjects
-        .iter()
-        .map(|s| (s.id.clone(), s.doc.get("type").and_then(Value::as_str).unwrap_or_default().to_string()))
-        .collect();
-    // Evaluation is CPU work: keep it off the async workers.
-    let results = tokio::task::spawn_blocking(move || evaluate_all(&catalog, &assignments, &[], &subjects, now))
-        .await
-        .map_err(|e| crate::CoreError::Internal(format!("evaluation panicked: {e}")))?;
-
-    let previous = sqlx::query!(
-        r#"select s.id from snapshots s join evaluations e on e.snapshot_id = s.id
-            where s.scope_key = $1 and s.finished_at < $2 and s.id <> $3
-            order by s.finished_at desc limit 1"#,
-        header.scope_key,
-        header.finished_at,
-        snapshot_id
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(|r| r.id);
-    let mut before: HashMap<FindingKey, Previous> = HashMap::new();
-    if let Some(prev) = previous {
-        for r in sqlx::query!(
-            "select assignment_id, control, resource_id, state, evidence_hash, first_seen from findings where snapshot_id = $1",
-            prev
-        )
-        .fetch_all(pool)
-        .await?
-        {
-            before.insert((r.assignment_id, r.control, r.resource_id), (r.state, r.evidence_hash, r.first_seen));
-        }
-    }
-
-    let mut rows = Vec::new();
-    for r in &results {
+fn rows(results: &[ResourceResult], types: &BTreeMap<String, String>, totals: &mut Totals) -> CoreResult<Vec<Row>> {
+    let mut out = Vec::new();
+    for r in results {
+        totals.overall.push(r.state);
         let subscription_id = r.id.split('/').nth(2).filter(|s| !s.is_empty()).map(str::to_string);
         for a in &r.assignments {
             for m in &a.definitions {
                 let Some(state) = m.outcome.state else { continue };
                 let control = catalogue::control(&m.definition_id);
+                let evidence =
+                    serde_json::to_string(&Evidence { reasons: &m.outcome.reasons, message: &m.outcome.message })
+                        .map_err(|e| CoreError::Internal(e.to_string()))?;
+                // The state, then the evidence: what an exemption is bound to.
+                let mut hash = Sha256::new();
+                hash.update(state.as_str().as_bytes());
+                hash.update(b"\n");
+                hash.update(evidence.as_bytes());
                 let name = control.map(|c| c.definition.name.clone()).unwrap_or_else(|| m.definition_id.clone());
-                let evidence = json!({"reasons": m.outcome.reasons, "message": m.outcome.message});
-                let hash: Vec<u8> = Sha256::digest(
-                    serde_jcs::to_vec(&json!({"state": state.as_str(), "evidence": evidence}))
-                        .map_err(|e| crate::CoreError::Internal(e.to_string()))?,
-                )
-                .to_vec();
-                let key = (a.id.clone(), name.clone(), r.id.clone());
-                let (delta, first_seen) = match before.get(&key) {
-                    None => ("new", now),
-                    Some((s, _, _)) if s == "NonCompliant" && state.as_str() == "Compliant" => ("resolved", now),
-                    Some((s, h, seen)) if s == state.as_str() && *h == hash => ("unchanged", *seen),
-                    Some((s, _, seen)) if s == state.as_str() => ("changed", *seen),
-                    Some(_) => ("changed", now),
-                };
-                rows.push(Row {
+                let severity = control.map(|c| c.severity.as_str()).unwrap_or("Medium");
+                *totals.by_state.entry(state.as_str()).or_default() += 1;
+                *totals.by_key.entry((state.as_str(), severity, name.clone())).or_default() += 1;
+                totals.findings += 1;
+                out.push(Row {
                     assignment_id: a.id.clone(),
                     control: name,
                     resource_id: r.id.clone(),
                     resource_type: types.get(&r.id).cloned().unwrap_or_default(),
                     subscription_id: subscription_id.clone(),
-                    state: state.as_str().to_string(),
-                    severity: control.map(|c| c.severity.as_str()).unwrap_or("Medium").to_string(),
+                    state: state.as_str(),
+                    severity,
                     area: control.map(|c| c.area.clone()).unwrap_or_else(|| "Azure built-in".into()),
-                    effect: m.outcome.effect.map(|e| e.as_str().to_string()),
+                    effect: m.outcome.effect.map(|e| e.as_str()),
                     evidence,
-                    evidence_hash: hash,
-                    delta,
-                    first_seen,
+                    evidence_hash: hash.finalize().to_vec(),
                 });
             }
         }
     }
-    let compliance = compliance_percentage(results.iter().map(|r| r.state));
-
-    let mut tx = pool.begin().await?;
-    let inserted = sqlx::query!(
-        "insert into evaluations (snapshot_id, previous_snapshot_id, finding_count, compliance)
-         values ($1, $2, $3, $4) on conflict (snapshot_id) do nothing",
-        snapshot_id,
-        previous,
-        rows.len() as i32,
-        compliance
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        // Another evaluation of the same snapshot won the race.
-        tx.rollback().await?;
-        return Box::pin(evaluate_snapshot(pool, snapshot_id, actor)).await;
-    }
-    for chunk in rows.chunks(BATCH) {
-        insert(&mut tx, snapshot_id, chunk).await?;
-    }
-    let counts = rows.iter().fold(HashMap::<&str, usize>::new(), |mut m, r| {
-        *m.entry(r.state.as_str()).or_default() += 1;
-        m
-    });
-    audit::append(
-        &mut tx,
-        actor,
-        "snapshot.evaluate",
-        &format!("snapshot:{snapshot_id}"),
-        json!({"findings": rows.len(), "states": counts, "compliance": compliance, "previous": previous}),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(snapshot.id = %snapshot_id, findings = rows.len(), "snapshot evaluated");
-    Ok(Evaluation { snapshot_id, findings: rows.len(), compliance, created: true })
+    Ok(out)
 }
 
-async fn insert(tx: &mut sqlx::PgConnection, snapshot_id: Uuid, rows: &[Row]) -> CoreResult<()> {
-    let col = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
-    let (assignment, control, resource, rtype) = (
-        col(|r| r.assignment_id.clone()),
-        col(|r| r.control.clone()),
-        col(|r| r.resource_id.clone()),
-        col(|r| r.resource_type.clone()),
+/// Inserts rows, taking each one's delta and first-seen time from the same
+/// finding in the previous snapshot (if any).
+async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreResult<()> {
+    let text = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let (assignment, control, resource, rtype, area) = (
+        text(|r| r.assignment_id.clone()),
+        text(|r| r.control.clone()),
+        text(|r| r.resource_id.clone()),
+        text(|r| r.resource_type.clone()),
+        text(|r| r.area.clone()),
     );
+    let (state, severity) = (text(|r| r.state.to_string()), text(|r| r.severity.to_string()));
     let subscription: Vec<Option<String>> = rows.iter().map(|r| r.subscription_id.clone()).collect();
-    let (state, severity, area) = (col(|r| r.state.clone()), col(|r| r.severity.clone()), col(|r| r.area.clone()));
-    let effect: Vec<Option<String>> = rows.iter().map(|r| r.effect.clone()).collect();
-    let evidence: Vec<Value> = rows.iter().map(|r| r.evidence.clone()).collect();
+    let effect: Vec<Option<String>> = rows.iter().map(|r| r.effect.map(str::to_string)).collect();
+    let evidence: Vec<String> = rows.iter().map(|r| r.evidence.clone()).collect();
     let hash: Vec<Vec<u8>> = rows.iter().map(|r| r.evidence_hash.clone()).collect();
-    let delta: Vec<String> = rows.iter().map(|r| r.delta.to_string()).collect();
-    let first_seen: Vec<OffsetDateTime> = rows.iter().map(|r| r.first_seen).collect();
     sqlx::query!(
-        r#"insert into findings (snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id,
-                                 state, severity, area, effect, evidence, evidence_hash, delta, first_seen)
-           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                    $9::text[], $10::text[], $11::jsonb[], $12::bytea[], $13::text[], $14::timestamptz[])"#,
-        snapshot_id,
+        r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_name, resource_type,
+                                 subscription_id, state, severity, severity_rank, area, effect, evidence, evidence_hash,
+                                 delta, first_seen)
+           select $15, $1, n.assignment_id, n.control, n.resource_id, regexp_replace(n.resource_id, '^.*/', ''), n.resource_type, n.subscription_id, n.state,
+                  n.severity, case n.severity when 'High' then 0 when 'Medium' then 1 else 2 end, n.area, n.effect,
+                  n.evidence::jsonb, n.evidence_hash,
+                  case when p.id is null then 'new'
+                       when p.state = 'NonCompliant' and n.state = 'Compliant' then 'resolved'
+                       when p.state = n.state and p.evidence_hash = n.evidence_hash then 'unchanged'
+                       else 'changed' end,
+                  case when p.state = n.state then p.first_seen else $14 end
+             from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::text[], $11::text[], $12::bytea[])
+                  as n(assignment_id, control, resource_id, resource_type, subscription_id, state, severity, area,
+                       effect, evidence, evidence_hash)
+             left join findings p on p.evaluation_id = $13 and p.assignment_id = n.assignment_id
+                                 and p.control = n.control and p.resource_id = n.resource_id"#,
+        target.snapshot_id,
         &assignment,
         &control,
         &resource,
@@ -234,8 +398,9 @@ async fn insert(tx: &mut sqlx::PgConnection, snapshot_id: Uuid, rows: &[Row]) ->
         &effect as &[Option<String>],
         &evidence,
         &hash,
-        &delta,
-        &first_seen
+        target.previous as Option<i64>,
+        target.now,
+        target.evaluation_id
     )
     .execute(&mut *tx)
     .await?;

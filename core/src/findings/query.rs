@@ -28,7 +28,7 @@ pub struct FindingFilter {
     /// A framework name as the catalogue spells it (`NIST SP 800-53 r5`).
     pub framework: String,
     pub subscription: String,
-    /// Text contained in the resource id.
+    /// The start of the resource's name, or of its id when it starts with `/`.
     pub resource: String,
     pub page: i64,
     pub per_page: i64,
@@ -101,13 +101,20 @@ pub fn frameworks() -> Vec<String> {
     all
 }
 
-/// The newest evaluated snapshot.
-pub async fn latest(pool: &PgPool) -> CoreResult<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        "select e.snapshot_id from evaluations e join snapshots s on s.id = e.snapshot_id order by s.finished_at desc, s.imported_at desc limit 1"
+/// The newest evaluated snapshot and its current (newest) evaluation.
+pub async fn latest(pool: &PgPool) -> CoreResult<Option<(Uuid, i64)>> {
+    Ok(sqlx::query!(
+        r#"select e.snapshot_id, max(e.id) as "evaluation!" from evaluations e join snapshots s on s.id = e.snapshot_id
+            group by e.snapshot_id, s.finished_at, s.imported_at order by s.finished_at desc, s.imported_at desc limit 1"#
     )
     .fetch_optional(pool)
-    .await?)
+    .await?
+    .map(|r| (r.snapshot_id, r.evaluation)))
+}
+
+/// A snapshot's current evaluation.
+pub async fn current_evaluation(pool: &PgPool, snapshot: Uuid) -> CoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar!("select max(id) from evaluations where snapshot_id = $1", snapshot).fetch_one(pool).await?)
 }
 
 /// A `FindingRow` from a query record selecting the findings columns
@@ -143,12 +150,18 @@ fn title(control: &str) -> String {
 /// One page of findings, ordered by severity, control and resource.
 pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> {
     validate(f)?;
-    let snapshot = match f.snapshot {
-        Some(s) => Some(s),
+    let target = match f.snapshot {
+        Some(s) => current_evaluation(pool, s).await?.map(|e| (s, e)),
         None => latest(pool).await?,
     };
-    let Some(snapshot_id) = snapshot else {
-        return Ok(FindingsPage { snapshot_id: None, total: 0, page: f.page, per_page: f.per_page, findings: vec![] });
+    let Some((snapshot_id, evaluation)) = target else {
+        return Ok(FindingsPage {
+            snapshot_id: f.snapshot,
+            total: 0,
+            page: f.page,
+            per_page: f.per_page,
+            findings: vec![],
+        });
     };
     // A framework filter is the set of controls mapped to it.
     let controls: Vec<String> = if !f.framework.is_empty() {
@@ -171,44 +184,92 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
     } else {
         controls
     };
-    let resource =
-        format!("%{}%", f.resource.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from findings
-            where snapshot_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
-              and (not $4 or control = any($5)) and ($6 = '' or subscription_id = lower($6))
-              and resource_id like $7"#,
-        snapshot_id,
-        f.state,
-        f.severity,
-        control_filter,
-        &controls,
-        f.subscription,
-        resource
-    )
-    .fetch_one(pool)
-    .await?;
+    if control_filter && controls.is_empty() {
+        // A control outside the framework: nothing can match.
+        return Ok(FindingsPage {
+            snapshot_id: Some(snapshot_id),
+            total: 0,
+            page: f.page,
+            per_page: f.per_page,
+            findings: vec![],
+        });
+    }
+    // A prefix, so an index answers it: of the id when it looks like one,
+    // else of the name (ids and names are stored lower-case).
+    let prefix =
+        format!("{}%", f.resource.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let (by_id, by_name) = match f.resource.as_str() {
+        "" => (String::new(), String::new()),
+        r if r.starts_with('/') => (prefix, String::new()),
+        _ => (String::new(), prefix),
+    };
+    // One control is an equality, so the (evaluation, control, severity,
+    // resource) index serves the page in order.
+    let (one_control, controls) = match controls.as_slice() {
+        [only] if control_filter => (only.clone(), vec![]),
+        _ => (String::new(), controls),
+    };
+    let severity_rank = SEVERITIES.iter().position(|s| *s == f.severity).map(|i| i as i16);
+    // The filters are optional parameters; planning each statement for its
+    // actual values lets PostgreSQL pick the index that matches them.
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
+    let total = if f.resource.is_empty() && f.subscription.is_empty() {
+        sqlx::query_scalar!(
+            r#"select coalesce(sum(n), 0)::bigint as "n!" from evaluation_counts
+                where evaluation_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
+                  and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))"#,
+            evaluation,
+            f.state,
+            f.severity,
+            one_control,
+            &controls
+        )
+        .fetch_one(&mut *tx)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from findings
+                where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
+                  and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
+                  and ($6 = '' or subscription_id = lower($6)) and ($7 = '' or resource_id like $7)
+                  and ($8 = '' or resource_name like $8)"#,
+            evaluation,
+            f.state,
+            severity_rank,
+            one_control,
+            &controls,
+            f.subscription,
+            by_id,
+            by_name
+        )
+        .fetch_one(&mut *tx)
+        .await?
+    };
     let rows = sqlx::query!(
         r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
                   area, effect, delta, first_seen, evidence, evidence_hash
              from findings
-            where snapshot_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
-              and (not $4 or control = any($5)) and ($6 = '' or subscription_id = lower($6))
-              and resource_id like $7
-            order by case severity when 'High' then 0 when 'Medium' then 1 else 2 end, control, resource_id, id
-            limit $8 offset $9"#,
-        snapshot_id,
+            where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
+              and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
+              and ($6 = '' or subscription_id = lower($6)) and ($7 = '' or resource_id like $7)
+              and ($8 = '' or resource_name like $8)
+            order by severity_rank, control, resource_id, id
+            limit $9 offset $10"#,
+        evaluation,
         f.state,
-        f.severity,
-        control_filter,
+        severity_rank,
+        one_control,
         &controls,
         f.subscription,
-        resource,
+        by_id,
+        by_name,
         f.per_page,
         (f.page - 1) * f.per_page
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let findings = rows.into_iter().map(|r| finding_row!(r)).collect();
     Ok(FindingsPage { snapshot_id: Some(snapshot_id), total, page: f.page, per_page: f.per_page, findings })
 }
@@ -240,6 +301,7 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryE
              from findings f join snapshots s on s.id = f.snapshot_id
             where f.assignment_id = $1 and f.control = $2 and f.resource_id = $3
               and s.scope_key = (select scope_key from snapshots where id = $4)
+              and f.evaluation_id = (select max(e.id) from evaluations e where e.snapshot_id = f.snapshot_id)
             order by s.finished_at"#,
         r.assignment_id,
         r.control,
@@ -276,14 +338,13 @@ pub struct Summary {
 }
 
 pub async fn summary(pool: &PgPool) -> CoreResult<Summary> {
-    let Some(snapshot_id) = latest(pool).await? else { return Ok(Summary::default()) };
-    let compliance = sqlx::query_scalar!("select compliance from evaluations where snapshot_id = $1", snapshot_id)
-        .fetch_one(pool)
-        .await?;
+    let Some((snapshot_id, evaluation)) = latest(pool).await? else { return Ok(Summary::default()) };
+    let compliance =
+        sqlx::query_scalar!("select compliance from evaluations where id = $1", evaluation).fetch_one(pool).await?;
     let rows = sqlx::query!(
-        r#"select state, severity, area, control, count(*) as "n!" from findings where snapshot_id = $1
+        r#"select state, severity, area, control, count(*) as "n!" from findings where evaluation_id = $1
             group by state, severity, area, control"#,
-        snapshot_id
+        evaluation
     )
     .fetch_all(pool)
     .await?;
@@ -313,7 +374,9 @@ pub async fn summary(pool: &PgPool) -> CoreResult<Summary> {
         sqlx::query_scalar!("select scope_key from snapshots where id = $1", snapshot_id).fetch_one(pool).await?;
     s.trend = sqlx::query!(
         r#"select s.finished_at, e.compliance from evaluations e join snapshots s on s.id = e.snapshot_id
-            where s.scope_key = $1 and e.compliance is not null order by s.finished_at"#,
+            where s.scope_key = $1 and e.compliance is not null
+              and e.id = (select max(x.id) from evaluations x where x.snapshot_id = e.snapshot_id)
+            order by s.finished_at"#,
         scope
     )
     .fetch_all(pool)
@@ -322,4 +385,23 @@ pub async fn summary(pool: &PgPool) -> CoreResult<Summary> {
     .map(|r| (r.finished_at.date().to_string(), r.compliance.unwrap_or_default()))
     .collect();
     Ok(s)
+}
+
+/// For the newest evaluated snapshot: control → (non-compliant, compliant,
+/// other) finding counts. Empty when nothing has been evaluated.
+pub async fn counts_by_control(pool: &PgPool) -> CoreResult<std::collections::HashMap<String, (i64, i64, i64)>> {
+    let Some((_, evaluation)) = latest(pool).await? else { return Ok(Default::default()) };
+    Ok(sqlx::query!(
+        r#"select control,
+                  count(*) filter (where state = 'NonCompliant') as "failing!",
+                  count(*) filter (where state = 'Compliant') as "passing!",
+                  count(*) filter (where state not in ('NonCompliant', 'Compliant')) as "other!"
+             from findings where evaluation_id = $1 group by control"#,
+        evaluation
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.control, (r.failing, r.passing, r.other)))
+    .collect())
 }

@@ -17,10 +17,16 @@ use axum::{
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me)).route("/snapshots", post(import_snapshot)).fallback(not_found)
+    Router::new()
+        .route("/me", get(me))
+        .route("/snapshots", post(import_snapshot))
+        .route("/findings", get(super::findings_api::list))
+        .route("/findings/{id}", get(super::findings_api::one))
+        .route("/openapi.json", get(super::findings_api::openapi))
+        .fallback(not_found)
 }
 
-fn error(status: StatusCode, body: serde_json::Value) -> Response {
+pub(crate) fn error(status: StatusCode, body: serde_json::Value) -> Response {
     let mut res = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -29,7 +35,7 @@ fn error(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 /// Why a caller was turned away.
-enum Denied {
+pub(crate) enum Denied {
     Unauthorized,
     Forbidden,
 }
@@ -46,7 +52,7 @@ impl IntoResponse for Denied {
 }
 
 /// The caller, if they hold one of `roles` (any signed-in caller when empty).
-fn require(principal: Option<Principal>, roles: &[Role]) -> Result<Principal, Denied> {
+pub(crate) fn require(principal: Option<Principal>, roles: &[Role]) -> Result<Principal, Denied> {
     match principal {
         None => Err(Denied::Unauthorized),
         Some(p) if roles.is_empty() || p.has_any(roles) => Ok(p),

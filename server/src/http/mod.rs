@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod auth;
 pub mod csrf;
+pub mod findings_api;
 pub mod health;
 pub mod limits;
 pub mod security;

@@ -1,0 +1,80 @@
+//! Control assignments (admins): each control's effect, enforcement mode,
+//! excluded scopes and parameters. Saving a change evaluates the newest
+//! snapshot of every scope again.
+
+use crate::{
+    api::assignments::{list_assignments, UpdateAssignment},
+    components::{
+        layout::Layout,
+        notice::{action_outcome, ErrorPanel},
+    },
+};
+use leptos::prelude::*;
+
+#[component]
+pub fn Assignments() -> impl IntoView {
+    let update = ServerAction::<UpdateAssignment>::new();
+    let rows = Resource::new(move || update.version().get(), |_| list_assignments());
+    view! {
+        <Layout title="Assignments">
+            <h1>"Control assignments"</h1>
+            <p class="muted">"Every control applies at the tenant root unless changed here. Set the effect to Disabled to switch a control off; excluded scopes (notScopes) leave resources out of evaluation; DoNotEnforce still evaluates. Saving evaluates the newest snapshot of every scope again."</p>
+            {action_outcome(update.value(), "Saved; the newest snapshots were evaluated again.")}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rows.await {
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table" data-testid="assignments-table">
+                                <thead><tr>
+                                    <th scope="col">"Control"</th><th scope="col">"Severity"</th><th scope="col">"Scope"</th>
+                                    <th scope="col">"Effect"</th><th scope="col">"Enforcement"</th><th scope="col">"Change"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|a| {
+                                        let slug = a.control.clone();
+                                        let (effect_id, mode_id, not_id, params_id) = (
+                                            format!("effect-{slug}"), format!("mode-{slug}"), format!("not-{slug}"), format!("params-{slug}"),
+                                        );
+                                        let effect = a.effect.clone();
+                                        let mode = a.enforcement_mode.clone();
+                                        view! {
+                                            <tr data-testid="assignment-row" data-control=slug>
+                                                <td>{a.display_name.clone()}<br/><code class="muted">{a.control.clone()}</code></td>
+                                                <td>{a.severity.clone()}</td>
+                                                <td><code>{a.scope.clone()}</code>{(!a.not_scopes.is_empty()).then(|| view! { <br/><span class="muted">{format!("except {}", a.not_scopes.replace('\n', ", "))}</span> })}</td>
+                                                <td>{a.effect.clone()}</td>
+                                                <td>{a.enforcement_mode.clone()}</td>
+                                                <td>
+                                                    <details>
+                                                        <summary>"Change"</summary>
+                                                        <ActionForm action=update attr:class="form">
+                                                            <input type="hidden" name="id" value={a.id.clone()}/>
+                                                            <label for={effect_id.clone()}>"Effect"</label>
+                                                            <select id=effect_id name="effect">
+                                                                {a.allowed_effects.iter().map(|e| view! { <option value={e.clone()} selected={*e == effect}>{e.clone()}</option> }).collect_view()}
+                                                            </select>
+                                                            <label for={mode_id.clone()}>"Enforcement"</label>
+                                                            <select id=mode_id name="enforcement_mode">
+                                                                {["Default", "DoNotEnforce"].into_iter().map(|m| view! { <option value=m selected={m == mode}>{m}</option> }).collect_view()}
+                                                            </select>
+                                                            <label for={not_id.clone()}>"Excluded scopes, one per line"</label>
+                                                            <textarea id=not_id name="not_scopes" rows="2" maxlength="20000">{a.not_scopes.clone()}</textarea>
+                                                            <label for={params_id.clone()}>"Other parameters (JSON)"</label>
+                                                            <textarea id=params_id name="parameters" rows="3" maxlength="16384">{a.parameters.clone()}</textarea>
+                                                            <button type="submit" class="btn btn-primary">"Save and evaluate"</button>
+                                                        </ActionForm>
+                                                    </details>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}
