@@ -49,6 +49,10 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
             http::upload::PATH,
             axum::routing::post(http::upload::upload_snapshot).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route(
+            "/attest/finding/{id}",
+            axum::routing::post(http::attest::attest_finding).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .leptos_routes_with_context(&state, generate_route_list(App), provide.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -276,3 +276,36 @@ async fn an_admin_switches_a_control_off_and_its_findings_go(pool: PgPool) -> an
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_auditor_attests_a_manual_control_with_a_file(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(3, 6);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    let manual: i64 = sqlx::query_scalar("select min(id) from findings where control = 'attest-cost-budget'")
+        .fetch_one(&pool)
+        .await?;
+    let evidence = std::env::temp_dir().join(format!("budget-{}.txt", std::process::id()));
+    std::fs::write(&evidence, "Budget ai-monthly: 5,000 EUR, alerts at 80% and 100%.")?;
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "aude", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "aude", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.open(&format!("{}/findings/{manual}", server.base)).await?;
+    b.wait_text("[data-testid='attest-panel']", "Attestation").await?;
+    b.select("#attest-state", "Compliant").await?;
+    b.fill("#attest-note", "Budget ai-monthly covers the subscription; export attached.").await?;
+    b.client.find(fantoccini::Locator::Css("#attest-file")).await?.send_keys(evidence.to_str().unwrap()).await?;
+    b.click("form[data-testid='attest-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='attested']", "Attested").await?;
+    b.wait_text("main", "attested Compliant by aude").await?;
+    let stored: Vec<u8> = sqlx::query_scalar("select attachment from attestations").fetch_one(&pool).await?;
+    assert_eq!(stored, std::fs::read(&evidence)?);
+    let _ = std::fs::remove_file(&evidence);
+    b.client.clone().close().await?;
+    Ok(())
+}

@@ -228,3 +228,90 @@ async fn changing_an_assignment_is_audited_and_evaluates_the_newest_snapshot_aga
         Err(CoreError::NotFound { .. })
     ));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_attestation_settles_a_manual_control_until_the_resource_changes(pool: PgPool) {
+    use attest_core::findings::attest::{attest, NewAttestation};
+    let first = demo::generate(4, 21);
+    let first_id = stored_and_evaluated(&pool, &first).await;
+    let manual = FindingFilter { control: "attest-monitoring-alert-rules".into(), ..filter() };
+    let page = query::list(&pool, &manual).await.unwrap();
+    let target = page.findings[0].clone();
+    assert_eq!((target.state.as_str(), target.effect.as_deref()), ("Unknown", Some("manual")));
+
+    let new = |finding_id: i64, note: &str, file: &[u8]| NewAttestation {
+        finding_id,
+        state: "Compliant".into(),
+        note: note.into(),
+        attachment_name: "alert-rules.png".into(),
+        attachment_type: "image/png".into(),
+        attachment: file.to_vec(),
+    };
+    for (bad, field) in [
+        (new(target.id, "   ", b"png"), "note"),
+        (new(target.id, "five rules exist", b""), "file"),
+        (NewAttestation { state: "Fine".into(), ..new(target.id, "x", b"png") }, "state"),
+    ] {
+        match attest(&pool, "aude", bad).await {
+            Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let evaluated = query::list(&pool, &FindingFilter { control: "attest-network-public-access".into(), ..filter() })
+        .await
+        .unwrap();
+    match attest(&pool, "aude", new(evaluated.findings[0].id, "looked", b"x")).await {
+        Err(CoreError::Invalid { field, .. }) => assert_eq!(field, "finding", "only manual controls are attested"),
+        other => panic!("{other:?}"),
+    }
+
+    let (attestation, finding) =
+        attest(&pool, "aude", new(target.id, "The five alert rules exist; export attached.", b"\x89PNG"))
+            .await
+            .unwrap();
+    let (now, _) = query::get(&pool, finding).await.unwrap();
+    assert_eq!(now.state, "Compliant");
+    assert!(now.evidence["message"].as_str().unwrap().contains(&format!("attestation {attestation}")));
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'finding.attest'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+    // The other accounts are still Unknown.
+    let still = query::list(&pool, &FindingFilter { state: "Unknown".into(), ..manual.clone() }).await.unwrap();
+    assert_eq!(still.total, page.total - 1);
+
+    // A later snapshot: unchanged, the attestation holds; changed, it ends.
+    let later = |days: i64| {
+        let mut s = first.clone();
+        s.started_at += time::Duration::days(days);
+        s.finished_at += time::Duration::days(days);
+        s
+    };
+    let same = later(1);
+    let same_id = stored_and_evaluated(&pool, &same).await;
+    let held = query::list(
+        &pool,
+        &FindingFilter { snapshot: Some(same_id), resource: target.resource_id.clone(), ..manual.clone() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(held.findings[0].state, "Compliant");
+    let mut changed = later(2);
+    let account = changed
+        .accounts
+        .iter_mut()
+        .find(|r| r.account["id"].as_str().unwrap().to_lowercase() == target.resource_id)
+        .unwrap();
+    account.account["tags"]["owner"] = "someone else".into();
+    let changed_id = stored_and_evaluated(&pool, &changed).await;
+    let ended = query::list(
+        &pool,
+        &FindingFilter { snapshot: Some(changed_id), resource: target.resource_id.clone(), ..manual },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended.findings[0].state, "Unknown");
+    assert!(ended.findings[0].evidence["message"].as_str().unwrap().contains("ended"));
+    assert_ne!(first_id, changed_id);
+}

@@ -7,18 +7,23 @@ use crate::{
     pages::findings::StateTag,
 };
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn FindingPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0));
     let data = Resource::new(id, finding);
+    let user = expect_context::<crate::UserResource>();
+    let query = use_query_map();
+    let error = move || query.with(|q| q.get("error"));
+    let attested = move || query.with(|q| q.get("attested").is_some());
     view! {
         <Layout title="Finding">
             <p class="crumbs"><a href="/findings">"Findings"</a>" / finding"</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let may_attest = user.await.ok().flatten().is_some_and(|u| u.may_read_audit());
                     match data.await {
                         Err(error) => view! { <ErrorPanel error/> }.into_any(),
                         Ok(f) => view! {
@@ -57,6 +62,32 @@ pub fn FindingPage() -> impl IntoView {
                                     }.into_any()
                                 }}
                             </section>
+                            {attested().then(|| view! { <p class="form-ok panel" role="status" data-testid="attested">"Attested; the snapshot was evaluated again."</p> })}
+                            {(f.effect == "manual").then(|| view! {
+                                <section class="panel" data-testid="attest-panel">
+                                    <h2>"Attestation"</h2>
+                                    <p class="muted">"Attest cannot check this control itself. An auditor states whether the resource meets it, with a note and the evidence attached; the statement holds until a later snapshot shows the resource changed."</p>
+                                    {error().map(|e| view! { <p class="form-error" role="alert" data-testid="attest-error">{e}</p> })}
+                                    {if may_attest {
+                                        view! {
+                                            <form method="post" action={format!("/attest/finding/{}", f.item.id)} enctype="multipart/form-data" class="form" data-testid="attest-form">
+                                                <label for="attest-state">"The resource is"</label>
+                                                <select id="attest-state" name="state">
+                                                    <option value="Compliant">"Compliant"</option>
+                                                    <option value="NonCompliant">"NonCompliant"</option>
+                                                </select>
+                                                <label for="attest-note">"Note (required)"</label>
+                                                <textarea id="attest-note" name="note" rows="3" maxlength="4000" required=true></textarea>
+                                                <label for="attest-file">"Evidence file (required, at most 5 MiB)"</label>
+                                                <input id="attest-file" name="file" type="file" required=true/>
+                                                <button type="submit" class="btn btn-primary">"Attest"</button>
+                                            </form>
+                                        }.into_any()
+                                    } else {
+                                        view! { <p class="muted">"Only auditors attest controls."</p> }.into_any()
+                                    }}
+                                </section>
+                            })}
                             <section class="panel">
                                 <h2>"Remediation"</h2>
                                 {f.remediation_az.clone().map(|az| view! { <h3>"Azure CLI"</h3><pre class="code">{az}</pre> })}

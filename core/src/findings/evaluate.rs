@@ -7,6 +7,7 @@
 //! through in chunks. Deltas against the previous snapshot are computed by
 //! the insert itself, joining on the previous findings' unique key.
 
+use super::attest::Attested;
 use super::subjects::{self, Doc};
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
@@ -17,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -41,6 +42,10 @@ struct Context {
     catalog: Catalog,
     assignments: Vec<Assignment>,
     now: OffsetDateTime,
+    /// The latest attestation of each (control, resource).
+    attested: HashMap<(String, String), Attested>,
+    /// The current document hash of every attested resource.
+    hashes: HashMap<String, Vec<u8>>,
 }
 
 /// Running totals across chunks.
@@ -126,13 +131,11 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         catalog.insert(PolicyDocument::Definition(c.definition.clone()));
     }
     let assignments = super::assignments::current(&mut tx, actor).await?;
-    let ctx = Arc::new(Context { catalog, assignments, now: header.finished_at });
     let target = Target { evaluation_id, snapshot_id, previous, now: header.finished_at };
-    let mut pipeline = Pipeline::new(ctx);
 
     // Accounts and everything that hangs off them, together.
     let docs: Vec<Doc> = sqlx::query!(
-        r#"select d.kind, d.resource_id, d.account_id, d.body
+        r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
              from snapshot_members m
             cross join lateral unnest(m.ids) as member(id)
              join documents d on d.id = member.id
@@ -142,8 +145,17 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|r| Doc { kind: r.kind, resource_id: r.resource_id, account_id: r.account_id, body: r.body })
+    .map(|r| Doc { kind: r.kind, hash: r.hash, resource_id: r.resource_id, account_id: r.account_id, body: r.body })
     .collect();
+    // Manual controls are attested on accounts and what hangs off them.
+    let attested = super::attest::latest(&mut tx).await?;
+    let hashes: HashMap<String, Vec<u8>> = docs
+        .iter()
+        .filter(|d| attested.keys().any(|(_, r)| *r == d.resource_id))
+        .map(|d| (d.resource_id.clone(), d.hash.clone()))
+        .collect();
+    let ctx = Arc::new(Context { catalog, assignments, now: header.finished_at, attested, hashes });
+    let mut pipeline = Pipeline::new(ctx);
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
         let rest = subjects.split_off(subjects.len().min(CHUNK));
@@ -155,7 +167,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     // reads from a second connection of the pool.
     let mut reader = pool.acquire().await?;
     let mut stream = sqlx::query!(
-        r#"select d.kind, d.resource_id, d.account_id, d.body
+        r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
              from snapshot_members m
             cross join lateral unnest(m.ids) as member(id)
              join documents d on d.id = member.id
@@ -165,7 +177,13 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     .fetch(&mut *reader);
     let mut batch = Vec::with_capacity(CHUNK);
     while let Some(r) = stream.try_next().await? {
-        batch.push(Doc { kind: r.kind, resource_id: r.resource_id, account_id: r.account_id, body: r.body });
+        batch.push(Doc {
+            kind: r.kind,
+            hash: r.hash,
+            resource_id: r.resource_id,
+            account_id: r.account_id,
+            body: r.body,
+        });
         if batch.len() == CHUNK {
             pipeline.push(&mut tx, &target, subjects::build(std::mem::take(&mut batch))).await?;
         }
@@ -260,7 +278,7 @@ impl Pipeline {
                 .collect();
             let results = evaluate_all(&ctx.catalog, &ctx.assignments, &[], &chunk, ctx.now);
             let mut totals = Totals::default();
-            let rows = rows(&results, &types, &mut totals)?;
+            let rows = rows(&results, &types, &ctx, &mut totals)?;
             Ok((rows, totals))
         });
         let previous = self.pending.replace(next);
@@ -311,24 +329,53 @@ struct Evidence<'a> {
     message: &'a Option<String>,
 }
 
-fn rows(results: &[ResourceResult], types: &BTreeMap<String, String>, totals: &mut Totals) -> CoreResult<Vec<Row>> {
+fn rows(
+    results: &[ResourceResult],
+    types: &BTreeMap<String, String>,
+    ctx: &Context,
+    totals: &mut Totals,
+) -> CoreResult<Vec<Row>> {
     let mut out = Vec::new();
     for r in results {
         totals.overall.push(r.state);
         let subscription_id = r.id.split('/').nth(2).filter(|s| !s.is_empty()).map(str::to_string);
         for a in &r.assignments {
             for m in &a.definitions {
-                let Some(state) = m.outcome.state else { continue };
+                let Some(mut state) = m.outcome.state else { continue };
                 let control = catalogue::control(&m.definition_id);
-                let evidence =
-                    serde_json::to_string(&Evidence { reasons: &m.outcome.reasons, message: &m.outcome.message })
-                        .map_err(|e| CoreError::Internal(e.to_string()))?;
+                let name = control.map(|c| c.definition.name.clone()).unwrap_or_else(|| m.definition_id.clone());
+                let mut message = m.outcome.message.clone();
+                // A manual control's Unknown gives way to an attestation made
+                // against the resource as it still is.
+                if m.outcome.effect == Some(attest_policy::Effect::Manual) && state == ComplianceState::Unknown {
+                    if let Some(a) = ctx.attested.get(&(name.clone(), r.id.clone())) {
+                        if ctx.hashes.get(&r.id) == Some(&a.document_hash) {
+                            state = ComplianceState::parse(&a.state).unwrap_or(ComplianceState::Unknown);
+                            message = Some(format!(
+                                "attested {} by {} on {} (attestation {}): {}",
+                                a.state,
+                                a.by,
+                                a.at.date(),
+                                a.id,
+                                a.note
+                            ));
+                        } else {
+                            message = Some(format!(
+                                "the attestation by {} on {} (attestation {}) ended: the resource changed since",
+                                a.by,
+                                a.at.date(),
+                                a.id
+                            ));
+                        }
+                    }
+                }
+                let evidence = serde_json::to_string(&Evidence { reasons: &m.outcome.reasons, message: &message })
+                    .map_err(|e| CoreError::Internal(e.to_string()))?;
                 // The state, then the evidence: what an exemption is bound to.
                 let mut hash = Sha256::new();
                 hash.update(state.as_str().as_bytes());
                 hash.update(b"\n");
                 hash.update(evidence.as_bytes());
-                let name = control.map(|c| c.definition.name.clone()).unwrap_or_else(|| m.definition_id.clone());
                 let severity = control.map(|c| c.severity.as_str()).unwrap_or("Medium");
                 *totals.by_state.entry(state.as_str()).or_default() += 1;
                 *totals.by_key.entry((state.as_str(), severity, name.clone())).or_default() += 1;

@@ -3,6 +3,7 @@
 //! against the previous snapshot of the same scope, and first-seen time.
 
 pub mod assignments;
+pub mod attest;
 pub mod evaluate;
 pub mod query;
 pub mod subjects;

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 /// One stored document.
 pub struct Doc {
     pub kind: String,
+    /// documents.hash: what an attestation is bound to.
+    pub hash: Vec<u8>,
     pub resource_id: String,
     pub account_id: Option<String>,
     pub body: Value,

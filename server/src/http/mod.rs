@@ -2,6 +2,7 @@
 //! health checks and the REST API.
 
 pub mod api_v1;
+pub mod attest;
 pub mod auth;
 pub mod csrf;
 pub mod findings_api;

@@ -188,6 +188,7 @@ async fn findings_bench(db_url: &str) -> anyhow::Result<()> {
             let mut push = |kind: &str, d: &serde_json::Value, acc: Option<String>| {
                 docs.push(Doc {
                     kind: kind.into(),
+                    hash: vec![],
                     resource_id: d["id"].as_str().unwrap_or_default().to_lowercase(),
                     account_id: acc,
                     body: d.clone(),
@@ -204,6 +205,7 @@ async fn findings_bench(db_url: &str) -> anyhow::Result<()> {
         for a in &estate.role_assignments {
             docs.push(Doc {
                 kind: "role_assignment".into(),
+                hash: vec![],
                 resource_id: a["id"].as_str().unwrap_or_default().to_lowercase(),
                 account_id: None,
                 body: a.clone(),
