@@ -76,7 +76,7 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         page(at(format!("/snapshots/{snapshot}/resource?kind=account&{account_q}")), SIGNED_IN),
         page(at(format!("/diff?from={snapshot}&to={snapshot}")), SIGNED_IN),
         page("/findings", SIGNED_IN),
-        page("/findings?state=NonCompliant&severity=High&framework=GDPR&resource=acct", SIGNED_IN),
+        page("/findings?state=NonCompliant&severity=High&framework=GDPR&subscription=00000000-0000-0000-0000-000000000000&resource=acct", SIGNED_IN),
         page(at(format!("/findings/{finding}")), SIGNED_IN),
         page("/frameworks", SIGNED_IN),
         page("/frameworks?name=GDPR", SIGNED_IN),

@@ -235,6 +235,19 @@ async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -
         assert!(row.text().await?.contains("NonCompliant"));
     }
 
+    // The subscription filter narrows to one subscription's accounts.
+    let sub = estate.subscriptions[0]["subscriptionId"].as_str().unwrap().to_lowercase();
+    let in_sub = estate
+        .accounts
+        .iter()
+        .filter(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled")
+        .filter(|r| r.account["id"].as_str().unwrap().to_lowercase().starts_with(&format!("/subscriptions/{sub}/")))
+        .count();
+    assert!(in_sub > 0 && in_sub < public, "the estate spreads public accounts over subscriptions");
+    b.select("#f-subscription", &sub).await?;
+    b.click("form[data-testid='finding-filters'] button[type='submit']").await?;
+    b.wait_text("[data-testid='findings-count']", &format!("{in_sub} finding")).await?;
+
     // A finding's page names the path and the value that decided it.
     b.click("[data-testid='findings-table'] tr[data-testid='finding-row'] a").await?;
     b.wait_text("[data-testid='finding-reasons']", "properties.publicNetworkAccess").await?;

@@ -19,18 +19,32 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         severity: query.severity,
         control: query.control,
         framework: query.framework,
-        subscription: String::new(),
+        subscription: query.subscription,
         resource: query.resource,
         page: query.page.max(1),
         per_page: PAGE_SIZE,
     };
     let page = fq::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
-    let snapshot_at = match page.snapshot_id {
-        Some(id) => sqlx::query_scalar!("select finished_at from snapshots where id = $1", id)
-            .fetch_optional(&pool)
-            .await?
-            .map(fmt_time),
-        None => None,
+    let (snapshot_at, subscriptions) = match page.snapshot_id {
+        Some(id) => match sqlx::query!(
+            r#"select finished_at, scope->'subscriptions' as "subs: serde_json::Value" from snapshots where id = $1"#,
+            id
+        )
+        .fetch_optional(&pool)
+        .await?
+        {
+            Some(r) => (
+                Some(fmt_time(r.finished_at)),
+                r.subs
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_lowercase))
+                    .collect(),
+            ),
+            None => (None, vec![]),
+        },
+        None => (None, vec![]),
     };
     Ok(FindingsView {
         snapshot_id: page.snapshot_id.map(|s| s.to_string()),
@@ -44,6 +58,7 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
             .map(|c| (c.definition.name.clone(), c.definition.display_name.clone()))
             .collect(),
         frameworks: fq::frameworks(),
+        subscriptions,
     })
 }
 

@@ -5,11 +5,13 @@ use serde::{Deserialize, Serialize};
 
 /// The findings list's filters, as they appear in its URL.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FindingsQuery {
     pub state: String,
     pub severity: String,
     pub control: String,
     pub framework: String,
+    pub subscription: String,
     pub resource: String,
     pub page: i64,
 }
@@ -40,6 +42,8 @@ pub struct FindingsView {
     /// (name, title) of every control, for the filter.
     pub controls: Vec<(String, String)>,
     pub frameworks: Vec<String>,
+    /// The subscriptions the snapshot covers.
+    pub subscriptions: Vec<String>,
 }
 
 /// A condition that decided a finding.

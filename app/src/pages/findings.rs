@@ -53,6 +53,7 @@ pub fn Findings() -> impl IntoView {
                 severity: get("severity"),
                 control: get("control"),
                 framework: get("framework"),
+                subscription: get("subscription"),
                 resource: get("resource"),
                 page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
             }
@@ -118,8 +119,13 @@ pub fn Findings() -> impl IntoView {
                                         {option(String::new(), "any".into(), q.framework.clone())}
                                         {v.frameworks.into_iter().map(|f| option(f.clone(), f, q.framework.clone())).collect_view()}
                                     </select>
+                                    <label for="f-subscription">"Subscription"</label>
+                                    <select id="f-subscription" name="subscription">
+                                        {option(String::new(), "any".into(), q.subscription.clone())}
+                                        {v.subscriptions.into_iter().map(|s| option(s.clone(), s, q.subscription.clone())).collect_view()}
+                                    </select>
                                     <label for="f-resource">"Resource"</label>
-                                    <input id="f-resource" name="resource" type="search" maxlength="200" placeholder="name or id" value={q.resource.clone()}/>
+                                    <input id="f-resource" name="resource" type="search" maxlength="200" placeholder="name or /id, its start" value={q.resource.clone()}/>
                                     <button type="submit" class="btn btn-primary">"Apply"</button>
                                     <a class="btn btn-quiet" href="/findings">"Clear"</a>
                                 </form>
