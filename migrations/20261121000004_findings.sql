@@ -29,13 +29,14 @@ create table findings (
     control text not null,
     -- Lower-case ARM id, and its last segment (the resource's name).
     resource_id text not null,
-    resource_name text not null,
+    resource_name text not null generated always as (regexp_replace(resource_id, '^.*/', '')) stored,
     resource_type text not null,
     subscription_id text,
     state text not null,
     severity text not null,
     -- 0 High, 1 Medium, 2 Low: the list's first sort key.
-    severity_rank smallint not null,
+    severity_rank smallint not null generated always as
+        (case severity when 'High' then 0 when 'Medium' then 1 else 2 end) stored,
     area text not null,
     effect text,
     -- {"reasons": [...], "message": ...}: the paths and values that decided.

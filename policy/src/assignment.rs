@@ -234,18 +234,23 @@ struct PreparedMember<'c> {
     /// The definition ready to evaluate, or why it cannot be.
     prepared: std::result::Result<Prepared<'c>, String>,
     data_mode: bool,
+    /// What `policy()` returns for this member, built once.
+    policy: Value,
 }
 
 /// An assignment with its definitions looked up, parameters bound and
 /// effects resolved once, for evaluating many resources.
 pub struct PreparedAssignment<'c> {
     assignment: &'c Assignment,
-    set_id: Option<String>,
     members: Vec<PreparedMember<'c>>,
 }
 
 impl<'c> PreparedAssignment<'c> {
     pub fn new(catalog: &'c Catalog, assignment: &'c Assignment, now: OffsetDateTime) -> PreparedAssignment<'c> {
+        let set_id = match catalog.get(&assignment.definition_id) {
+            Some(PolicyDocument::Initiative(s)) => Some(s.id.clone()),
+            _ => None,
+        };
         let member = |reference_id: Option<String>, definition_id: String, params: Map<String, Value>| {
             let prepared = match catalog.get(&definition_id) {
                 Some(PolicyDocument::Definition(def)) => Ok(Prepared::new(def, &params, now)),
@@ -256,48 +261,46 @@ impl<'c> PreparedAssignment<'c> {
             };
             let data_mode =
                 prepared.as_ref().is_ok_and(|p| p.def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data"));
-            PreparedMember { reference_id, definition_id, prepared, data_mode }
+            let policy = json!({
+                "assignmentId": assignment.id, "definitionId": definition_id,
+                "setDefinitionId": set_id, "definitionReferenceId": reference_id,
+            });
+            PreparedMember { reference_id, definition_id, prepared, data_mode, policy }
         };
         let failed = |message: String| PreparedMember {
             reference_id: None,
             definition_id: assignment.definition_id.clone(),
             prepared: Err(message),
             data_mode: false,
+            policy: Value::Null,
         };
-        let (set_id, members) = match catalog.get(&assignment.definition_id) {
-            None => {
-                (None, vec![failed(format!("the definition {} is not in the catalogue", assignment.definition_id))])
-            }
-            Some(PolicyDocument::Definition(d)) => {
-                (None, vec![member(None, d.id.clone(), assignment.parameters.clone())])
-            }
-            Some(PolicyDocument::Initiative(set)) => {
-                let members = match bind_parameters(&set.parameters, &assignment.parameters) {
-                    Err(e) => vec![failed(format!("{}: {e}", set.id))],
-                    Ok(bound) => {
-                        let null = Value::Null;
-                        let ev = Evaluator::new(&null, &null, &bound, now, Value::Null);
-                        set.members
-                            .iter()
-                            .map(|m| {
-                                let mut params = Map::new();
-                                for (k, v) in &m.parameters {
-                                    match template::resolve(v, &ev) {
-                                        Ok(x) => {
-                                            params.insert(k.clone(), x);
-                                        }
-                                        Err(e) => return failed(format!("{}: parameter {k}: {e}", m.reference_id)),
+        let members = match catalog.get(&assignment.definition_id) {
+            None => vec![failed(format!("the definition {} is not in the catalogue", assignment.definition_id))],
+            Some(PolicyDocument::Definition(d)) => vec![member(None, d.id.clone(), assignment.parameters.clone())],
+            Some(PolicyDocument::Initiative(set)) => match bind_parameters(&set.parameters, &assignment.parameters) {
+                Err(e) => vec![failed(format!("{}: {e}", set.id))],
+                Ok(bound) => {
+                    let null = Value::Null;
+                    let ev = Evaluator::new(&null, &null, &bound, now, &null);
+                    set.members
+                        .iter()
+                        .map(|m| {
+                            let mut params = Map::new();
+                            for (k, v) in &m.parameters {
+                                match template::resolve(v, &ev) {
+                                    Ok(x) => {
+                                        params.insert(k.clone(), x);
                                     }
+                                    Err(e) => return failed(format!("{}: parameter {k}: {e}", m.reference_id)),
                                 }
-                                member(Some(m.reference_id.clone()), m.definition_id.clone(), params)
-                            })
-                            .collect()
-                    }
-                };
-                (Some(set.id.clone()), members)
-            }
+                            }
+                            member(Some(m.reference_id.clone()), m.definition_id.clone(), params)
+                        })
+                        .collect()
+                }
+            },
         };
-        PreparedAssignment { assignment, set_id, members }
+        PreparedAssignment { assignment, members }
     }
 
     /// Whether every member is switched off (effect `disabled`): the
@@ -325,16 +328,12 @@ impl<'c> PreparedAssignment<'c> {
                         (true, Some(d)) => d,
                         _ => &subject.doc,
                     };
-                    let policy = json!({
-                        "assignmentId": assignment.id, "definitionId": prepared.def.id,
-                        "setDefinitionId": self.set_id, "definitionReferenceId": m.reference_id,
-                    });
                     prepared.evaluate(&Input {
                         resource: doc,
                         related: &subject.related,
                         parameters: &Map::new(),
                         now,
-                        policy,
+                        policy: &m.policy,
                     })
                 }
                 Err(message) => Outcome {
@@ -367,17 +366,6 @@ impl<'c> PreparedAssignment<'c> {
     }
 }
 
-/// Evaluates `assignment` on `subject`; `None` when nothing in it applies.
-pub fn evaluate_assignment(
-    catalog: &Catalog,
-    assignment: &Assignment,
-    subject: &Subject,
-    exemptions: &[Exemption],
-    now: OffsetDateTime,
-) -> Option<AssignmentResult> {
-    PreparedAssignment::new(catalog, assignment, now).evaluate(subject, exemptions, now)
-}
-
 /// Evaluates every assignment on every subject. Subjects no assignment
 /// applies to are left out, as Azure leaves them out of compliance results.
 pub fn evaluate_all(
@@ -400,29 +388,31 @@ pub fn evaluate_all(
 }
 
 /// Subjects from a flat list of ARM documents: each document's related
-/// resources are those whose id lies beneath its own; each deployment gains
-/// its data-plane view from the content filter policy it names.
+/// resources are those whose id lies beneath its own (found in a sorted
+/// index, not by comparing every pair); each deployment gains its
+/// data-plane view from the content filter policy it names.
 pub fn subjects_from_documents(docs: &[Value]) -> Vec<Subject> {
-    let ids: Vec<String> =
-        docs.iter().map(|d| d.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase()).collect();
-    docs.iter()
+    let mut ids: Vec<(String, usize)> = docs
+        .iter()
         .enumerate()
-        .map(|(i, doc)| {
-            let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let prefix = format!("{}/", ids[i]);
-            let related: Vec<Value> =
-                docs.iter().zip(&ids).filter(|(_, rid)| rid.starts_with(&prefix)).map(|(d, _)| d.clone()).collect();
-            let ty = doc.get("type").and_then(Value::as_str).unwrap_or_default();
-            let data_plane = ty.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts/deployments").then(|| {
-                let account = ids[i].rsplit_once("/deployments/").map(|(a, _)| a.to_string()).unwrap_or_default();
-                let rai_name = doc.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default();
-                let rai = docs.iter().zip(&ids).find(|(_, rid)| {
-                    rid.strip_prefix(&format!("{account}/raipolicies/"))
-                        .is_some_and(|n| n.eq_ignore_ascii_case(rai_name))
-                });
-                let builtin = crate::evaluate::default_rai_policy(rai_name);
-                crate::evaluate::data_plane_deployment(doc, rai.map(|(d, _)| d).or(builtin.as_ref()))
+        .map(|(i, d)| (d.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase(), i))
+        .collect();
+    ids.sort();
+    // The documents whose id starts with `prefix`, in id order.
+    let beneath = |prefix: &str| -> Vec<usize> {
+        let start = ids.partition_point(|(id, _)| id.as_str() < prefix);
+        ids[start..].iter().take_while(|(id, _)| id.starts_with(prefix)).map(|(_, i)| *i).collect()
+    };
+    ids.iter()
+        .map(|(lower, i)| {
+            let doc = &docs[*i];
+            let related: Vec<Value> = beneath(&format!("{lower}/")).into_iter().map(|j| docs[j].clone()).collect();
+            let data_plane = crate::evaluate::is_deployment(doc).then(|| {
+                let account = lower.rsplit_once("/deployments/").map(|(a, _)| a).unwrap_or_default();
+                let policies = beneath(&format!("{account}/raipolicies/"));
+                crate::evaluate::data_plane_with(doc, policies.into_iter().map(|j| &docs[j]))
             });
+            let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             Subject { id, doc: doc.clone(), data_plane, related }
         })
         .collect()

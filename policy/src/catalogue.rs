@@ -2,12 +2,12 @@
 //! a severity, a rationale, a remediation and framework mappings in
 //! `metadata.attest`. The files live in `policy/catalogue/`.
 
-use crate::assignment::Assignment;
+use crate::assignment::{Assignment, Catalog};
 use crate::definition::{Definition, PolicyDocument};
 use crate::error::{PolicyError, Result};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 /// How much a failing control matters.
@@ -123,14 +123,33 @@ pub fn controls() -> &'static [Control] {
     &CATALOGUE
 }
 
-/// A control by its slug (`network-public-access`) or definition id.
+/// Every control under its lower-case id, name and slug. Evaluation looks a
+/// control up for every finding, so this is a map, not a scan.
+static INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
+    let mut index = HashMap::new();
+    for (i, c) in controls().iter().enumerate() {
+        let name = c.definition.name.to_ascii_lowercase();
+        if let Some(slug) = name.strip_prefix("attest-") {
+            index.insert(slug.to_string(), i);
+        }
+        index.insert(c.definition.id.to_ascii_lowercase(), i);
+        index.insert(name, i);
+    }
+    index
+});
+
+/// A control by its slug (`network-public-access`), name or definition id.
 pub fn control(key: &str) -> Option<&'static Control> {
-    let want = key.to_ascii_lowercase();
-    controls().iter().find(|c| {
-        c.definition.id.eq_ignore_ascii_case(&want)
-            || c.definition.name.eq_ignore_ascii_case(&want)
-            || c.definition.name == format!("attest-{want}")
-    })
+    INDEX.get(&key.to_ascii_lowercase()).map(|&i| &controls()[i])
+}
+
+/// A catalog of every control, for evaluating them.
+pub fn catalog() -> Catalog {
+    let mut catalog = Catalog::default();
+    for c in controls() {
+        catalog.insert(PolicyDocument::Definition(c.definition.clone()));
+    }
+    catalog
 }
 
 /// The assignments that apply the catalogue out of the box: every control

@@ -21,7 +21,7 @@ pub struct Input<'a> {
     pub parameters: &'a Map<String, Value>,
     pub now: OffsetDateTime,
     /// What `policy()` returns.
-    pub policy: Value,
+    pub policy: &'a Value,
 }
 
 /// The result of one definition on one resource.
@@ -74,7 +74,7 @@ impl<'d> Prepared<'d> {
         let effect = match &params {
             Ok(p) if !reads_resource => {
                 let null = Value::Null;
-                Some(effect_of(def, &Evaluator::new(&null, &null, p, now, Value::Null)))
+                Some(effect_of(def, &Evaluator::new(&null, &null, p, now, &null)))
             }
             _ => None,
         };
@@ -92,7 +92,7 @@ impl<'d> Prepared<'d> {
             Ok(p) => p,
             Err(e) => return Outcome::error(None, e.clone()),
         };
-        let mut ev = Evaluator::new(input.resource, input.resource, params, input.now, input.policy.clone());
+        let mut ev = Evaluator::new(input.resource, input.resource, params, input.now, input.policy);
         let effect = match &self.effect {
             Some(Ok(e)) => *e,
             Some(Err(e)) => return Outcome::error(None, e.clone()),
@@ -196,7 +196,7 @@ fn existence(details: Option<&Value>, params: &Map<String, Value>, input: &Input
     let d = details
         .and_then(Value::as_object)
         .ok_or_else(|| PolicyError("auditIfNotExists and deployIfNotExists need 'details'".into()))?;
-    let ev = Evaluator::new(input.resource, input.resource, params, input.now, input.policy.clone());
+    let ev = Evaluator::new(input.resource, input.resource, params, input.now, input.policy);
     let ty = match get_ci(d, "type").map(|t| template::resolve(t, &ev)).transpose()? {
         Some(Value::String(s)) => s,
         _ => return Err(PolicyError("'details.type' is missing".into())),
@@ -218,7 +218,7 @@ fn existence(details: Option<&Value>, params: &Map<String, Value>, input: &Input
     let mut failures = Vec::new();
     for c in &candidates {
         let Some(condition) = condition else { return Ok((true, vec![])) };
-        let mut ev = Evaluator::new(c, input.resource, params, input.now, input.policy.clone());
+        let mut ev = Evaluator::new(c, input.resource, params, input.now, input.policy);
         let (ok, reasons) = ev.eval(condition)?;
         if ok {
             return Ok((true, reasons));
@@ -274,6 +274,29 @@ pub fn data_plane_deployment(deployment: &Value, rai_policy: Option<&Value>) -> 
         "sku": deployment.get("sku").cloned().unwrap_or(Value::Null),
         "properties": props,
     })
+}
+
+/// The ARM type of a model deployment.
+pub const DEPLOYMENT_TYPE: &str = "Microsoft.CognitiveServices/accounts/deployments";
+
+/// Whether `doc` is a model deployment, which data-plane definitions read
+/// through [`data_plane_with`].
+pub fn is_deployment(doc: &Value) -> bool {
+    doc.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(DEPLOYMENT_TYPE))
+}
+
+/// The data-plane view of `deployment` with the content filter policy it
+/// names: the one among `policies` of that name, else Microsoft's built-in
+/// policy of that name, else none.
+pub fn data_plane_with<'p>(deployment: &Value, policies: impl IntoIterator<Item = &'p Value>) -> Value {
+    let name = deployment.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default();
+    let own = policies
+        .into_iter()
+        .find(|p| p.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name)));
+    match own {
+        Some(p) => data_plane_deployment(deployment, Some(p)),
+        None => data_plane_deployment(deployment, default_rai_policy(name).as_ref()),
+    }
 }
 
 /// The properties of Microsoft's built-in content filter policies, which a

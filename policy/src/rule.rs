@@ -41,7 +41,7 @@ pub struct Evaluator<'a> {
     pub origin: &'a Value,
     pub params: &'a Map<String, Value>,
     pub now: OffsetDateTime,
-    pub policy: Value,
+    pub policy: &'a Value,
     bindings: Vec<Binding>,
 }
 
@@ -73,7 +73,7 @@ impl<'a> Evaluator<'a> {
         origin: &'a Value,
         params: &'a Map<String, Value>,
         now: OffsetDateTime,
-        policy: Value,
+        policy: &'a Value,
     ) -> Self {
         Evaluator { doc, origin, params, now, policy, bindings: Vec::new() }
     }

@@ -3,8 +3,8 @@
 //! names a resource (a Microsoft example payload with a merge patch, or a
 //! document), the parameters, and the state and effect Azure would report.
 
-use attest_policy::assignment::{evaluate_all, subjects_from_documents, Assignment, Catalog, Exemption};
-use attest_policy::evaluate::{data_plane_deployment, default_rai_policy};
+use attest_policy::assignment::{evaluate_all, subjects_from_documents, Assignment, Exemption};
+use attest_policy::evaluate::{data_plane_deployment, data_plane_with, is_deployment};
 use attest_policy::{catalogue, evaluate, ComplianceState, Input, PolicyDocument};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -167,19 +167,13 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
         let mut resource = case.resource.load();
         if let Some(rai) = &case.rai_policy {
             resource = data_plane_deployment(&resource, Some(&rai.load()));
-        } else if def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data")
-            && resource["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts/deployments"))
-        {
-            let name =
-                resource.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default().to_string();
-            resource = data_plane_deployment(&resource, default_rai_policy(&name).as_ref());
+        } else if def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data") && is_deployment(&resource) {
+            resource = data_plane_with(&resource, []);
         }
         let related: Vec<Value> = case.related.iter().map(Doc::load).collect();
         let out = evaluate(
             def,
-            &Input { resource: &resource, related: &related, parameters: &params, now: now(), policy: Value::Null },
+            &Input { resource: &resource, related: &related, parameters: &params, now: now(), policy: &Value::Null },
         );
         let got = out.state.map(|s| s.as_str().to_string());
         if got != case.want_state {
@@ -208,11 +202,8 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
         }
     }
     for estate in &file.estates {
-        let mut catalog = Catalog::default();
+        let mut catalog = catalogue::catalog();
         catalog.insert(doc.clone());
-        for c in catalogue::controls() {
-            catalog.insert(PolicyDocument::Definition(c.definition.clone()));
-        }
         // Initiatives refer to the built-ins by id.
         for entry in std::fs::read_dir(fixtures().join("azure-policy"))? {
             let text = std::fs::read_to_string(entry?.path())?;

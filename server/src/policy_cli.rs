@@ -3,8 +3,8 @@
 //! verdicts against Azure's.
 
 use anyhow::{bail, Context};
-use attest_policy::assignment::{evaluate_all, subjects_from_documents, Assignment, Catalog, Exemption};
-use attest_policy::evaluate::{data_plane_deployment, default_rai_policy};
+use attest_policy::assignment::{evaluate_all, subjects_from_documents, Assignment, Exemption};
+use attest_policy::evaluate::{data_plane_with, is_deployment};
 use attest_policy::{catalogue, evaluate, Input, PolicyDocument};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
@@ -145,19 +145,13 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     // Data-plane definitions read a deployment together with its content
     // filter policy: the one given among the related documents, else the
     // built-in policy it names.
-    let is_deployment = resource["type"]
-        .as_str()
-        .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts/deployments"));
-    let resource = if def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data") && is_deployment {
-        let name = resource.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default();
-        let given = related.iter().find(|r| {
+    let resource = if def.mode.eq_ignore_ascii_case("Microsoft.CognitiveServices.Data") && is_deployment(&resource) {
+        let policies = related.iter().filter(|r| {
             r["type"]
                 .as_str()
                 .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.CognitiveServices/accounts/raiPolicies"))
-                && r["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))
         });
-        let builtin = default_rai_policy(name);
-        data_plane_deployment(&resource, given.or(builtin.as_ref()))
+        data_plane_with(&resource, policies)
     } else {
         resource
     };
@@ -168,7 +162,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             related: &related,
             parameters: &parameters,
             now: now(),
-            policy: json!({"definitionId": def.id}),
+            policy: &json!({"definitionId": def.id}),
         },
     );
     let mut doc = json!({
@@ -188,10 +182,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
 /// `attest evaluate`.
 pub fn evaluate_files(args: EvaluateArgs) -> anyhow::Result<()> {
-    let mut catalog = Catalog::default();
-    for c in catalogue::controls() {
-        catalog.insert(PolicyDocument::Definition(c.definition.clone()));
-    }
+    let mut catalog = catalogue::catalog();
     if let Some(dir) = &args.definitions {
         let mut n = 0;
         let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read the directory {}", dir.display()))?;

@@ -126,8 +126,19 @@ async fn attest_import_stores_a_file_once(pool: PgPool) {
     let path = file.to_str().unwrap();
     let out = ok(&attest(&pool, &["import", path], None));
     assert!(out.starts_with("stored snapshot "), "{out}");
+    // Evaluation runs on import: Microsoft's example account document lists
+    // no approved private endpoint connection, so it fails that control.
+    let failing: Vec<String> = sqlx::query_scalar(
+        "select control from findings where state = 'NonCompliant' and control = 'attest-network-private-endpoint'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(failing.len(), 1);
     let out = ok(&attest(&pool, &["import", path], None));
     assert!(out.starts_with("already stored as snapshot "), "{out}");
+    let evaluations: i64 = sqlx::query_scalar("select count(*) from evaluations").fetch_one(&pool).await.unwrap();
+    assert_eq!(evaluations, 1, "the same snapshot is not evaluated twice");
 
     std::fs::write(&file, b"{\"schema_version\": 1, \"scope\": 3}").unwrap();
     let bad = attest(&pool, &["import", path], None);

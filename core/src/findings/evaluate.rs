@@ -12,7 +12,7 @@ use super::subjects::{self, Doc};
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
 use attest_policy::assignment::{evaluate_all, Assignment, Catalog, ResourceResult, Subject};
-use attest_policy::{catalogue, ComplianceState, PolicyDocument};
+use attest_policy::{catalogue, ComplianceState};
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -126,10 +126,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         .fetch_one(&mut *tx)
         .await?;
 
-    let mut catalog = Catalog::default();
-    for c in catalogue::controls() {
-        catalog.insert(PolicyDocument::Definition(c.definition.clone()));
-    }
+    let catalog = catalogue::catalog();
     let assignments = super::assignments::current(&mut tx, actor).await?;
     let target = Target { evaluation_id, snapshot_id, previous, now: header.finished_at };
 
@@ -149,9 +146,10 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     .collect();
     // Manual controls are attested on accounts and what hangs off them.
     let attested = super::attest::latest(&mut tx).await?;
+    let attested_ids: std::collections::HashSet<&str> = attested.keys().map(|(_, r)| r.as_str()).collect();
     let hashes: HashMap<String, Vec<u8>> = docs
         .iter()
-        .filter(|d| attested.keys().any(|(_, r)| *r == d.resource_id))
+        .filter(|d| attested_ids.contains(d.resource_id.as_str()))
         .map(|d| (d.resource_id.clone(), d.hash.clone()))
         .collect();
     let ctx = Arc::new(Context { catalog, assignments, now: header.finished_at, attested, hashes });
@@ -416,12 +414,11 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
     let evidence: Vec<String> = rows.iter().map(|r| r.evidence.clone()).collect();
     let hash: Vec<Vec<u8>> = rows.iter().map(|r| r.evidence_hash.clone()).collect();
     sqlx::query!(
-        r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_name, resource_type,
-                                 subscription_id, state, severity, severity_rank, area, effect, evidence, evidence_hash,
-                                 delta, first_seen)
-           select $15, $1, n.assignment_id, n.control, n.resource_id, regexp_replace(n.resource_id, '^.*/', ''), n.resource_type, n.subscription_id, n.state,
-                  n.severity, case n.severity when 'High' then 0 when 'Medium' then 1 else 2 end, n.area, n.effect,
-                  n.evidence::jsonb, n.evidence_hash,
+        r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_type,
+                                 subscription_id, state, severity, area, effect, evidence, evidence_hash, delta,
+                                 first_seen)
+           select $15, $1, n.assignment_id, n.control, n.resource_id, n.resource_type, n.subscription_id, n.state,
+                  n.severity, n.area, n.effect, n.evidence::jsonb, n.evidence_hash,
                   case when p.id is null then 'new'
                        when p.state = 'NonCompliant' and n.state = 'Compliant' then 'resolved'
                        when p.state = n.state and p.evidence_hash = n.evidence_hash then 'unchanged'

@@ -4,7 +4,7 @@
 //! filter policies and role assignments.
 
 use attest_policy::assignment::Subject;
-use attest_policy::evaluate::{data_plane_deployment, default_rai_policy};
+use attest_policy::evaluate::data_plane_with;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -43,8 +43,7 @@ pub fn build(docs: Vec<Doc>) -> Vec<Subject> {
             let data_plane = (d.kind == "deployment").then(|| {
                 let name = d.body.pointer("/properties/raiPolicyName").and_then(Value::as_str).unwrap_or_default();
                 let account = d.account_id.clone().unwrap_or_default();
-                let own = rai.get(&(account, name.to_ascii_lowercase())).cloned();
-                data_plane_deployment(&d.body, own.or_else(|| default_rai_policy(name)).as_ref())
+                data_plane_with(&d.body, rai.get(&(account, name.to_ascii_lowercase())))
             });
             let mut rel = Vec::new();
             if d.kind == "account" {

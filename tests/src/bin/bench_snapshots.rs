@@ -212,10 +212,7 @@ async fn findings_bench(db_url: &str) -> anyhow::Result<()> {
             });
         }
         let subjects = build(docs);
-        let mut catalog = attest_policy::assignment::Catalog::default();
-        for c in attest_policy::catalogue::controls() {
-            catalog.insert(attest_policy::PolicyDocument::Definition(c.definition.clone()));
-        }
+        let catalog = attest_policy::catalogue::catalog();
         let assignments = attest_policy::catalogue::default_assignments();
         let start = Instant::now();
         let results =
