@@ -67,7 +67,7 @@ enum Command {
     Scan(ScanArgs),
     /// Serve a fake Azure Resource Manager (a demo estate) for trying `attest scan` without Azure.
     FakeArm(FakeArmArgs),
-    /// The policy language offline: evaluate a definition on a resource, list controls.
+    /// The policy language: evaluate a definition on a resource offline, list controls, import definitions.
     #[command(subcommand)]
     Policy(crate::policy_cli::PolicyCommand),
     /// Evaluate ARM resources against Azure policy assignments (and exemptions), offline.
@@ -277,6 +277,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Db(cmd) => db(cmd, &config).await,
         Command::FakeArm(args) => fake_arm(args).await,
+        Command::Policy(crate::policy_cli::PolicyCommand::Import(args)) => {
+            let db = database::open(&config).await?;
+            let done = crate::policy_cli::import(&db.pool, args, &cli_actor()).await;
+            db.pool.close().await;
+            done.map(|()| ExitCode::SUCCESS)
+        }
         Command::Policy(cmd) => crate::policy_cli::policy(cmd).map(|()| ExitCode::SUCCESS),
         Command::Evaluate(args) => crate::policy_cli::evaluate_files(args).map(|()| ExitCode::SUCCESS),
         Command::Scan(args) => {

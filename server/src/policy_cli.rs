@@ -19,6 +19,67 @@ pub enum PolicyCommand {
     Eval(EvalArgs),
     /// List the catalogue's controls.
     Controls,
+    /// Import Azure Policy definitions or initiatives as Azure publishes
+    /// them into the portal, and assign them at the tenant root (an
+    /// initiative's definitions first, in the order given).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Definition or initiative files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Assignment parameter values for the last file: `{"name": {"value": x}}` or `{"name": x}`.
+    #[arg(long)]
+    parameters: Option<PathBuf>,
+    /// Store the definitions without assigning them.
+    #[arg(long)]
+    no_assign: bool,
+}
+
+/// `attest policy import`: stores and assigns, audited as `actor`.
+pub async fn import(pool: &sqlx::PgPool, args: ImportArgs, actor: &str) -> anyhow::Result<()> {
+    use attest_core::findings::definitions::{self, MAX_DOCUMENT};
+    let given = match &args.parameters {
+        Some(p) => match read_json(p)? {
+            Value::Object(m) => m,
+            _ => bail!("{}: parameters must be a JSON object", p.display()),
+        },
+        None => Map::new(),
+    };
+    let last = args.files.len() - 1;
+    for (i, file) in args.files.iter().enumerate() {
+        let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+        if size > MAX_DOCUMENT as u64 {
+            bail!("{}: {size} bytes is over the limit of {MAX_DOCUMENT} bytes for a definition", file.display());
+        }
+        let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        // Parameters go with the last file; the others take their defaults.
+        let assign = (!args.no_assign).then(|| if i == last { given.clone() } else { Map::new() });
+        let done =
+            definitions::import(pool, actor, &text, assign).await.with_context(|| format!("{}", file.display()))?;
+        println!(
+            "{} {} {} ({}){}{}",
+            if !done.changed {
+                "unchanged"
+            } else if done.replaced {
+                "replaced"
+            } else {
+                "imported"
+            },
+            done.kind,
+            done.name,
+            done.display_name,
+            done.assignment.map(|a| format!(", assigned as {a}")).unwrap_or_default(),
+            if done.evaluations.is_empty() {
+                String::new()
+            } else {
+                format!(", {} snapshot(s) evaluated again", done.evaluations.len())
+            }
+        );
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -93,6 +154,7 @@ fn now() -> time::OffsetDateTime {
 pub fn policy(cmd: PolicyCommand) -> anyhow::Result<()> {
     match cmd {
         PolicyCommand::Eval(args) => eval(args),
+        PolicyCommand::Import(_) => unreachable!("needs the database; handled by the caller"),
         PolicyCommand::Controls => {
             for c in catalogue::controls() {
                 println!(

@@ -53,6 +53,11 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
             "/attest/finding/{id}",
             axum::routing::post(http::attest::attest_finding).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route(
+            http::definitions::PATH,
+            axum::routing::post(http::definitions::import_definition)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .leptos_routes_with_context(&state, generate_route_list(App), provide.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

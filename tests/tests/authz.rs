@@ -90,6 +90,8 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         page("/admin/users/target", ADMIN),
         page("/admin/audit", AUDIT_READERS),
         page("/admin/assignments", ADMIN),
+        // An admin posting no file is sent back to the page with the reason.
+        Rule { ok: 303, ..call("/admin/definitions", "", ADMIN) },
         Rule { anon: 303, ok: 404, denied: 404, ..page("/no-such-page", SIGNED_IN) },
         Rule { anon: 200, ok: 303, denied: 303, ..page("/signin", SIGNED_IN) },
         Rule { anon: 200, ok: 200, ..page("/healthz", SIGNED_IN) },

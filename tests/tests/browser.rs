@@ -322,3 +322,48 @@ async fn an_auditor_attests_a_manual_control_with_a_file(pool: PgPool) -> anyhow
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_imports_an_azure_built_in_and_sees_its_findings(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(4, 3);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    let builtin = |f: &str| tests::fixtures::root().join("azure-policy").join(f).to_string_lossy().into_owned();
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "admin", ADMIN_PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.open(&format!("{}/admin/assignments", server.base)).await?;
+    b.wait_text("[data-testid='assignments-table']", "attest-network-public-access").await?;
+
+    // A parameter without a default and no value: back with the reason.
+    b.click("[data-testid='import-panel'] summary").await?;
+    b.client
+        .find(fantoccini::Locator::Css("#import-file"))
+        .await?
+        .send_keys(&builtin("CognitiveServices__PrivateDnsZones_DINE.json"))
+        .await?;
+    b.click("form[data-testid='import-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='import-error']", "privateDnsZoneId").await?;
+
+    // Azure's managed-identity built-in, as published, with an Audit effect.
+    b.client
+        .find(fantoccini::Locator::Css("#import-file"))
+        .await?
+        .send_keys(&builtin("CognitiveServices__ManagedIdentity_Audit.json"))
+        .await?;
+    b.fill("#import-parameters", r#"{"effect": "Audit"}"#).await?;
+    b.click("form[data-testid='import-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='import-ok']", "managed identity").await?;
+    let row = "tr[data-control='fe3fd216-4f83-4fc1-8984-2bbec80a3418']";
+    b.wait_text(&format!("{row} td:nth-child(4)"), "Audit").await?;
+
+    b.open(&format!("{}/findings?control=fe3fd216-4f83-4fc1-8984-2bbec80a3418", server.base)).await?;
+    b.wait_text("[data-testid='findings-count']", "4 findings").await?;
+    b.wait_text("main", "should use a managed identity").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}

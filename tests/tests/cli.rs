@@ -168,3 +168,42 @@ async fn attest_demo_seeds_an_empty_database_once_and_writes_files(pool: PgPool)
     assert!(out.starts_with("already stored as snapshot"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn attest_policy_import_assigns_azure_built_ins_and_refuses_missing_parameters(pool: PgPool) {
+    let builtin = |f: &str| tests::fixtures::root().join("azure-policy").join(f).to_string_lossy().into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.json");
+    std::fs::write(&params, br#"{"effect": {"value": "Audit"}}"#).unwrap();
+    // Evaluation runs on import: the built-in is evaluated with the catalogue.
+    let snapshot = dir.path().join("snapshot.json");
+    std::fs::write(&snapshot, serde_json::to_vec(&tests::fixtures::example_snapshot()).unwrap()).unwrap();
+    ok(&attest(&pool, &["import", snapshot.to_str().unwrap()], None));
+
+    let def = builtin("CognitiveServices__ManagedIdentity_Audit.json");
+    let out = ok(&attest(&pool, &["policy", "import", &def, "--parameters", params.to_str().unwrap()], None));
+    assert!(out.starts_with("imported definition fe3fd216-4f83-4fc1-8984-2bbec80a3418"), "{out}");
+    assert!(out.contains("assigned as") && out.contains("1 snapshot(s) evaluated again"), "{out}");
+    let states: Vec<String> = sqlx::query_scalar(
+        "select f.state from findings f where f.control = 'fe3fd216-4f83-4fc1-8984-2bbec80a3418'
+            and f.evaluation_id = (select max(id) from evaluations)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(states.len(), 1, "the example account is evaluated under the built-in");
+    let actor: String = sqlx::query_scalar("select actor from audit_log where action = 'policy.import'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(actor, "cli:tester");
+
+    let again = ok(&attest(&pool, &["policy", "import", &def, "--parameters", params.to_str().unwrap()], None));
+    assert!(again.starts_with("unchanged definition"), "{again}");
+
+    // A parameter without a default and no value: refused, naming it.
+    let refused = attest(&pool, &["policy", "import", &builtin("CognitiveServices__PrivateDnsZones_DINE.json")], None);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("parameters") && err.contains("privateDnsZoneId"), "{err}");
+}

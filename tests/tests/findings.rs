@@ -315,3 +315,139 @@ async fn an_attestation_settles_a_manual_control_until_the_resource_changes(pool
     assert!(ended.findings[0].evidence["message"].as_str().unwrap().contains("ended"));
     assert_ne!(first_id, changed_id);
 }
+
+fn builtin(file: &str) -> Vec<u8> {
+    std::fs::read(tests::fixtures::root().join("azure-policy").join(file)).unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn evidence_is_stored_once_per_distinct_content(pool: PgPool) {
+    stored_and_evaluated(&pool, &demo::generate(20, 3)).await;
+    let (findings, evidence, linked): (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from findings), (select count(*) from finding_evidence),
+                (select count(distinct evidence_hash) from findings)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(evidence, linked, "every stored evidence belongs to a finding");
+    assert!(evidence * 3 < findings, "{evidence} evidence rows for {findings} findings");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_azure_built_in_is_imported_unchanged_assigned_and_evaluated(pool: PgPool) {
+    use attest_core::findings::definitions::import;
+    let s = demo::generate(8, 5);
+    let snapshot = stored_and_evaluated(&pool, &s).await;
+    // Its default effect is Disabled, as Azure ships it.
+    let audit = serde_json::json!({"effect": "Audit"}).as_object().cloned();
+    let done =
+        import(&pool, "admin", &builtin("CognitiveServices__DisablePublicNetworkAccess_Audit.json"), audit.clone())
+            .await
+            .unwrap();
+    assert_eq!(done.name, "0725b4dd-7e76-479c-a735-68e7ee23d5ca");
+    assert!(done.changed && !done.replaced);
+    assert_eq!(done.evaluations.len(), 1, "the newest snapshot is evaluated again");
+
+    // Azure's definition agrees with Attest's own public-access control.
+    let listed = |control: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let page = query::list(
+                &pool,
+                &FindingFilter {
+                    snapshot: Some(snapshot),
+                    control: control.into(),
+                    state: "NonCompliant".into(),
+                    ..filter()
+                },
+            )
+            .await
+            .unwrap();
+            let mut ids: Vec<String> = page.findings.iter().map(|f| f.resource_id.clone()).collect();
+            ids.sort();
+            (ids, page.findings.first().map(|f| (f.title.clone(), f.area.clone(), f.severity.clone())))
+        }
+    };
+    let (azure, first) = listed("0725b4dd-7e76-479c-a735-68e7ee23d5ca").await;
+    let (attest, _) = listed("attest-network-public-access").await;
+    assert!(!azure.is_empty());
+    assert_eq!(azure, attest);
+    let (title, area, severity) = first.unwrap();
+    assert!(title.contains("disable public network access"), "{title}");
+    assert_eq!((area.as_str(), severity.as_str()), ("Cognitive Services", "Medium"));
+
+    // Importing the same file again changes nothing; both imports are audited.
+    let again = import(&pool, "admin", &builtin("CognitiveServices__DisablePublicNetworkAccess_Audit.json"), audit)
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'policy.import'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
+    // The catalogue's defaults were seeded, not displaced by the import.
+    let assignments: i64 =
+        sqlx::query_scalar("select count(*) from policy_assignments").fetch_one(&pool).await.unwrap();
+    assert_eq!(assignments as usize, attest_policy::catalogue::controls().len() + 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn imports_that_cannot_be_evaluated_are_refused_and_leave_nothing(pool: PgPool) {
+    use attest_core::findings::definitions::import;
+    let field = |e: CoreError| match e {
+        CoreError::Invalid { field, message } => (field, message),
+        other => panic!("{other:?}"),
+    };
+    // A parameter without a default needs a value.
+    let (f, m) = field(
+        import(
+            &pool,
+            "admin",
+            &builtin("CognitiveServices__AllowDeploymentPromptControl_Audit.json"),
+            Some(Default::default()),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(f, "parameters");
+    assert!(m.contains("filterName"), "{m}");
+    // An initiative needs its definitions first.
+    let initiative = builtin("initiative__CognitiveServices__AllowDeploymentControl_Audit.json");
+    let (f, m) = field(import(&pool, "admin", &initiative, None).await.unwrap_err());
+    assert_eq!(f, "definition");
+    assert!(m.contains("not imported yet"), "{m}");
+    // Attest's own names are taken; broken JSON says where.
+    let mut own: serde_json::Value =
+        serde_json::from_str(include_str!("../../policy/catalogue/network-public-access.json")).unwrap();
+    own["id"] =
+        "/subscriptions/x/providers/Microsoft.Authorization/policyDefinitions/attest-network-public-access".into();
+    let (f, _) = field(import(&pool, "admin", own.to_string().as_bytes(), None).await.unwrap_err());
+    assert_eq!(f, "definition");
+    assert!(matches!(import(&pool, "admin", b"{\"properties\": ", None).await, Err(CoreError::InvalidAt { .. })));
+    let stored: i64 = sqlx::query_scalar("select count(*) from policy_definitions").fetch_one(&pool).await.unwrap();
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'policy.import'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((stored, audited), (0, 0));
+
+    // With its members stored (unassigned), the initiative imports and is assigned with its parameters.
+    for file in [
+        "CognitiveServices__AllowDeploymentCompletionControl_Audit.json",
+        "CognitiveServices__AllowDeploymentMultiSeverityControl_Audit.json",
+        "CognitiveServices__AllowDeploymentPromptControl_Audit.json",
+        "CognitiveServices__AllowControlModeForDeployment_Audit.json",
+    ] {
+        import(&pool, "admin", &builtin(file), None).await.unwrap();
+    }
+    let done = import(&pool, "admin", &initiative, Some(Default::default())).await;
+    match done {
+        Ok(d) => assert_eq!(d.kind, "initiative"),
+        Err(CoreError::Invalid { field: "definition", message }) => {
+            panic!("the initiative's members are all imported, yet: {message}")
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}

@@ -10,11 +10,13 @@ pub async fn list_assignments() -> Result<Vec<AssignmentView>, AppError> {
     use crate::ssr::{core, fail, fmt_time, pool, require};
     use attest_core::Role;
     let me = require(&[Role::Admin]).await?;
-    let rows = attest_core::findings::assignments::list(&pool()?, &me.name).await.map_err(|e| fail(core(e)))?;
+    let pool = pool()?;
+    let rows = attest_core::findings::assignments::list(&pool, &me.name).await.map_err(|e| fail(core(e)))?;
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     Ok(rows
         .into_iter()
         .map(|r| {
-            let control = attest_policy::catalogue::control(&r.definition_id);
+            let control = library.control(&r.definition_id);
             let effect_param = control.and_then(|c| c.definition.parameters.get("effect"));
             let effect = r
                 .parameters

@@ -25,6 +25,7 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         per_page: PAGE_SIZE,
     };
     let page = fq::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let (snapshot_at, subscriptions) = match page.snapshot_id {
         Some(id) => match sqlx::query!(
             r#"select finished_at, scope->'subscriptions' as "subs: serde_json::Value" from snapshots where id = $1"#,
@@ -55,6 +56,7 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         items: page.findings.into_iter().map(shape::item).collect(),
         controls: attest_policy::catalogue::controls()
             .iter()
+            .chain(library.imported())
             .map(|c| (c.definition.name.clone(), c.definition.display_name.clone()))
             .collect(),
         frameworks: fq::frameworks(),
@@ -69,7 +71,8 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
     require(&[]).await?;
     let pool = pool()?;
     let (row, history) = fq::get(&pool, id).await.map_err(|e| fail(core(e)))?;
-    let control = attest_policy::catalogue::control(&row.control);
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
+    let control = library.control(&row.control);
     let reasons = row.evidence["reasons"].as_array().cloned().unwrap_or_default();
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),

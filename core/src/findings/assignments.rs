@@ -145,9 +145,11 @@ pub async fn update(pool: &PgPool, actor: &str, id: &str, change: Change) -> Cor
     .await?
     .ok_or_else(|| CoreError::NotFound { what: format!("assignment {id}") })?;
     // Parameters must bind to the definition as Azure would accept them.
-    let control = catalogue::control(&before.definition_id)
-        .ok_or_else(|| invalid("definition", format!("{} is not in the catalogue", before.definition_id)))?;
-    bind_parameters(&control.definition.parameters, &change.parameters).map_err(|e| invalid("parameters", e.0))?;
+    let library = super::definitions::Library::load(&mut tx).await?;
+    let declared = library.parameters(&before.definition_id).ok_or_else(|| {
+        invalid("definition", format!("{} is neither in the catalogue nor imported", before.definition_id))
+    })?;
+    bind_parameters(declared, &change.parameters).map_err(|e| invalid("parameters", e.0))?;
     let parameters = Value::Object(change.parameters.clone());
     sqlx::query!(
         "update policy_assignments set parameters = $2, not_scopes = $3, enforcement_mode = $4, updated_at = now(),
@@ -173,6 +175,12 @@ pub async fn update(pool: &PgPool, actor: &str, id: &str, change: Change) -> Cor
     .await?;
     tx.commit().await?;
 
+    reevaluate_newest(pool, actor, &format!("assignment {id} changed")).await
+}
+
+/// Evaluates the newest evaluated snapshot of every scope again (after
+/// what is assigned changed). Returns the new evaluations' ids.
+pub async fn reevaluate_newest(pool: &PgPool, actor: &str, reason: &str) -> CoreResult<Vec<i64>> {
     let newest: Vec<Uuid> = sqlx::query_scalar!(
         r#"select distinct on (s.scope_key) s.id as "id!" from snapshots s
             where exists (select 1 from evaluations e where e.snapshot_id = s.id)
@@ -182,8 +190,7 @@ pub async fn update(pool: &PgPool, actor: &str, id: &str, change: Change) -> Cor
     .await?;
     let mut evaluations = Vec::new();
     for snapshot in newest {
-        let e = super::evaluate::reevaluate(pool, snapshot, actor, &format!("assignment {id} changed")).await?;
-        evaluations.push(e.id);
+        evaluations.push(super::evaluate::reevaluate(pool, snapshot, actor, reason).await?.id);
     }
     Ok(evaluations)
 }

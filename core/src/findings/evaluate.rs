@@ -8,17 +8,18 @@
 //! the insert itself, joining on the previous findings' unique key.
 
 use super::attest::Attested;
+use super::definitions::Library;
 use super::subjects::{self, Doc};
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
-use attest_policy::assignment::{evaluate_all, Assignment, Catalog, ResourceResult, Subject};
-use attest_policy::{catalogue, ComplianceState};
+use attest_policy::assignment::{evaluate_all, Assignment, ResourceResult, Subject};
+use attest_policy::ComplianceState;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,7 +40,8 @@ const CHUNK: usize = 5_000;
 
 /// What every chunk is evaluated with.
 struct Context {
-    catalog: Catalog,
+    /// The catalogue and the imported definitions.
+    library: Library,
     assignments: Vec<Assignment>,
     now: OffsetDateTime,
     /// The latest attestation of each (control, resource).
@@ -126,7 +128,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         .fetch_one(&mut *tx)
         .await?;
 
-    let catalog = catalogue::catalog();
+    let library = Library::load(&mut tx).await?;
     let assignments = super::assignments::current(&mut tx, actor).await?;
     let target = Target { evaluation_id, snapshot_id, previous, now: header.finished_at };
 
@@ -152,7 +154,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         .filter(|d| attested_ids.contains(d.resource_id.as_str()))
         .map(|d| (d.resource_id.clone(), d.hash.clone()))
         .collect();
-    let ctx = Arc::new(Context { catalog, assignments, now: header.finished_at, attested, hashes });
+    let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes });
     let mut pipeline = Pipeline::new(ctx);
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
@@ -259,11 +261,14 @@ struct Pipeline {
     ctx: Arc<Context>,
     pending: Option<Evaluating>,
     totals: Totals,
+    /// Evidence hashes written by this evaluation: most findings of a
+    /// control share their evidence, which is stored once.
+    written: HashSet<Vec<u8>>,
 }
 
 impl Pipeline {
     fn new(ctx: Arc<Context>) -> Pipeline {
-        Pipeline { ctx, pending: None, totals: Totals::default() }
+        Pipeline { ctx, pending: None, totals: Totals::default(), written: HashSet::new() }
     }
 
     /// Starts evaluating `chunk`, then writes the chunk started before it.
@@ -274,7 +279,7 @@ impl Pipeline {
                 .iter()
                 .map(|s| (s.id.clone(), s.doc.get("type").and_then(Value::as_str).unwrap_or_default().to_string()))
                 .collect();
-            let results = evaluate_all(&ctx.catalog, &ctx.assignments, &[], &chunk, ctx.now);
+            let results = evaluate_all(ctx.library.catalog(), &ctx.assignments, &[], &chunk, ctx.now);
             let mut totals = Totals::default();
             let rows = rows(&results, &types, &ctx, &mut totals)?;
             Ok((rows, totals))
@@ -297,6 +302,7 @@ impl Pipeline {
     async fn write(&mut self, tx: &mut PgConnection, target: &Target, handle: Evaluating) -> CoreResult<()> {
         let (rows, totals) = handle.await.map_err(|e| CoreError::Internal(format!("evaluation panicked: {e}")))??;
         for part in rows.chunks(CHUNK) {
+            insert_evidence(tx, part, &mut self.written).await?;
             insert(tx, target, part).await?;
         }
         self.totals.merge(totals);
@@ -306,6 +312,8 @@ impl Pipeline {
 
 struct Row {
     assignment_id: String,
+    /// The initiative member's reference id; empty for a definition.
+    reference_id: String,
     control: String,
     resource_id: String,
     resource_type: String,
@@ -340,7 +348,7 @@ fn rows(
         for a in &r.assignments {
             for m in &a.definitions {
                 let Some(mut state) = m.outcome.state else { continue };
-                let control = catalogue::control(&m.definition_id);
+                let control = ctx.library.control(&m.definition_id);
                 let name = control.map(|c| c.definition.name.clone()).unwrap_or_else(|| m.definition_id.clone());
                 let mut message = m.outcome.message.clone();
                 // A manual control's Unknown gives way to an attestation made
@@ -380,6 +388,7 @@ fn rows(
                 totals.findings += 1;
                 out.push(Row {
                     assignment_id: a.id.clone(),
+                    reference_id: m.reference_id.clone().unwrap_or_default(),
                     control: name,
                     resource_id: r.id.clone(),
                     resource_type: types.get(&r.id).cloned().unwrap_or_default(),
@@ -397,6 +406,29 @@ fn rows(
     Ok(out)
 }
 
+/// Stores the evidence of `rows` not stored yet, once per distinct content.
+async fn insert_evidence(tx: &mut PgConnection, rows: &[Row], written: &mut HashSet<Vec<u8>>) -> CoreResult<()> {
+    let (mut hashes, mut bodies) = (Vec::new(), Vec::new());
+    for r in rows {
+        if written.insert(r.evidence_hash.clone()) {
+            hashes.push(r.evidence_hash.clone());
+            bodies.push(r.evidence.clone());
+        }
+    }
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "insert into finding_evidence (hash, evidence)
+         select h, e::jsonb from unnest($1::bytea[], $2::text[]) as n(h, e) on conflict (hash) do nothing",
+        &hashes,
+        &bodies
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Inserts rows, taking each one's delta and first-seen time from the same
 /// finding in the previous snapshot (if any).
 async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreResult<()> {
@@ -409,27 +441,29 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
         text(|r| r.area.clone()),
     );
     let (state, severity) = (text(|r| r.state.to_string()), text(|r| r.severity.to_string()));
+    let reference = text(|r| r.reference_id.clone());
     let subscription: Vec<Option<String>> = rows.iter().map(|r| r.subscription_id.clone()).collect();
     let effect: Vec<Option<String>> = rows.iter().map(|r| r.effect.map(str::to_string)).collect();
-    let evidence: Vec<String> = rows.iter().map(|r| r.evidence.clone()).collect();
     let hash: Vec<Vec<u8>> = rows.iter().map(|r| r.evidence_hash.clone()).collect();
     sqlx::query!(
         r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_type,
-                                 subscription_id, state, severity, area, effect, evidence, evidence_hash, delta,
-                                 first_seen)
-           select $15, $1, n.assignment_id, n.control, n.resource_id, n.resource_type, n.subscription_id, n.state,
-                  n.severity, n.area, n.effect, n.evidence::jsonb, n.evidence_hash,
+                                 subscription_id, state, severity, area, effect, evidence_hash, delta, first_seen,
+                                 reference_id)
+           select $14, $1, n.assignment_id, n.control, n.resource_id, n.resource_type, n.subscription_id, n.state,
+                  n.severity, n.area, n.effect, n.evidence_hash,
                   case when p.id is null then 'new'
                        when p.state = 'NonCompliant' and n.state = 'Compliant' then 'resolved'
                        when p.state = n.state and p.evidence_hash = n.evidence_hash then 'unchanged'
                        else 'changed' end,
-                  case when p.state = n.state then p.first_seen else $14 end
+                  case when p.state = n.state then p.first_seen else $13 end,
+                  n.reference_id
              from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::text[], $11::text[], $12::bytea[])
+                         $9::text[], $10::text[], $11::bytea[], $15::text[])
                   as n(assignment_id, control, resource_id, resource_type, subscription_id, state, severity, area,
-                       effect, evidence, evidence_hash)
-             left join findings p on p.evaluation_id = $13 and p.assignment_id = n.assignment_id
-                                 and p.control = n.control and p.resource_id = n.resource_id"#,
+                       effect, evidence_hash, reference_id)
+             left join findings p on p.evaluation_id = $12 and p.resource_id = n.resource_id
+                                 and p.control = n.control and p.assignment_id = n.assignment_id
+                                 and p.reference_id = n.reference_id"#,
         target.snapshot_id,
         &assignment,
         &control,
@@ -440,11 +474,11 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
         &severity,
         &area,
         &effect as &[Option<String>],
-        &evidence,
         &hash,
         target.previous as Option<i64>,
         target.now,
-        target.evaluation_id
+        target.evaluation_id,
+        &reference
     )
     .execute(&mut *tx)
     .await?;

@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod attest;
+pub mod definitions;
 pub mod evaluate;
 pub mod query;
 pub mod subjects;

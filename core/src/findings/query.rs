@@ -1,6 +1,7 @@
 //! Reading findings: the filtered, paged list and one finding with its
 //! history across snapshots.
 
+use super::definitions::Library;
 use crate::error::{CoreError, CoreResult};
 use attest_policy::catalogue;
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct FindingRow {
     pub id: i64,
     pub snapshot_id: Uuid,
     pub assignment_id: String,
+    /// The initiative member's reference id; empty for a definition.
+    pub reference_id: String,
     pub control: String,
     pub title: String,
     pub resource_id: String,
@@ -69,14 +72,14 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
 }
 
 /// Checks a filter's values before any query runs.
-pub fn validate(f: &FindingFilter) -> CoreResult<()> {
+pub fn validate(f: &FindingFilter, library: &Library) -> CoreResult<()> {
     if !f.state.is_empty() && !STATES.contains(&f.state.as_str()) {
         return Err(invalid("state", format!("unknown state {:?}; one of {}", f.state, STATES.join(", "))));
     }
     if !f.severity.is_empty() && !SEVERITIES.contains(&f.severity.as_str()) {
         return Err(invalid("severity", format!("unknown severity {:?}", f.severity)));
     }
-    if !f.control.is_empty() && catalogue::control(&f.control).is_none() {
+    if !f.control.is_empty() && library.control(&f.control).is_none() {
         return Err(invalid("control", format!("unknown control {:?}", f.control)));
     }
     if !f.framework.is_empty() && !frameworks().contains(&f.framework) {
@@ -125,8 +128,9 @@ macro_rules! finding_row {
         FindingRow {
             id: r.id,
             snapshot_id: r.snapshot_id,
-            title: title(&r.control),
+            title: String::new(),
             assignment_id: r.assignment_id,
+            reference_id: r.reference_id,
             control: r.control,
             resource_id: r.resource_id,
             resource_type: r.resource_type,
@@ -143,13 +147,10 @@ macro_rules! finding_row {
     }};
 }
 
-fn title(control: &str) -> String {
-    catalogue::control(control).map(|c| c.definition.display_name.clone()).unwrap_or_else(|| control.to_string())
-}
-
-/// One page of findings, ordered by severity, control and resource.
+/// One page of findings, ordered by severity, control and resource name.
 pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> {
-    validate(f)?;
+    let library = Library::load_pool(pool).await?;
+    validate(f, &library)?;
     let target = match f.snapshot {
         Some(s) => current_evaluation(pool, s).await?.map(|e| (s, e)),
         None => latest(pool).await?,
@@ -171,16 +172,13 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
             .map(|c| c.definition.name.clone())
             .collect()
     } else if !f.control.is_empty() {
-        catalogue::control(&f.control).map(|c| vec![c.definition.name.clone()]).unwrap_or_default()
+        library.control(&f.control).map(|c| vec![c.definition.name.clone()]).unwrap_or_default()
     } else {
         vec![]
     };
     let control_filter = !controls.is_empty() || !f.framework.is_empty();
     let controls = if !f.control.is_empty() && !f.framework.is_empty() {
-        controls
-            .into_iter()
-            .filter(|c| catalogue::control(&f.control).is_some_and(|x| &x.definition.name == c))
-            .collect()
+        controls.into_iter().filter(|c| library.control(&f.control).is_some_and(|x| &x.definition.name == c)).collect()
     } else {
         controls
     };
@@ -248,13 +246,14 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
     };
     let rows = sqlx::query!(
         r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
-                  area, effect, delta, first_seen, evidence, evidence_hash
+                  area, effect, delta, first_seen, evidence_hash, reference_id,
+                  (select x.evidence from finding_evidence x where x.hash = evidence_hash) as "evidence!"
              from findings
             where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
               and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
               and ($6 = '' or subscription_id = lower($6)) and ($7 = '' or resource_id like $7)
               and ($8 = '' or resource_name like $8)
-            order by severity_rank, control, resource_id, id
+            order by severity_rank, control, resource_name, id
             limit $9 offset $10"#,
         evaluation,
         f.state,
@@ -270,7 +269,8 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let findings = rows.into_iter().map(|r| finding_row!(r)).collect();
+    let findings =
+        rows.into_iter().map(|r| FindingRow { title: library.title(&r.control), ..finding_row!(r) }).collect();
     Ok(FindingsPage { snapshot_id: Some(snapshot_id), total, page: f.page, per_page: f.per_page, findings })
 }
 
@@ -288,9 +288,10 @@ pub struct HistoryEntry {
 /// A finding and its states in every evaluated snapshot of the same scope.
 pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryEntry>)> {
     let r = sqlx::query!(
-        r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
-                  area, effect, delta, first_seen, evidence, evidence_hash
-             from findings where id = $1"#,
+        r#"select f.id, f.snapshot_id, f.assignment_id, f.control, f.resource_id, f.resource_type, f.subscription_id,
+                  f.state, f.severity, f.area, f.effect, f.delta, f.first_seen, x.evidence, f.evidence_hash,
+                  f.reference_id
+             from findings f join finding_evidence x on x.hash = f.evidence_hash where f.id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -298,15 +299,17 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryE
     .ok_or_else(|| CoreError::NotFound { what: format!("finding {id}") })?;
     let history = sqlx::query!(
         r#"select f.id, f.snapshot_id, s.finished_at, f.state, f.delta
-             from findings f join snapshots s on s.id = f.snapshot_id
-            where f.assignment_id = $1 and f.control = $2 and f.resource_id = $3
-              and s.scope_key = (select scope_key from snapshots where id = $4)
-              and f.evaluation_id = (select max(e.id) from evaluations e where e.snapshot_id = f.snapshot_id)
+             from snapshots s
+             join lateral (select max(e.id) as id from evaluations e where e.snapshot_id = s.id) current on true
+             join findings f on f.evaluation_id = current.id and f.resource_id = $3 and f.control = $2
+                            and f.assignment_id = $1 and f.reference_id = $5
+            where s.scope_key = (select scope_key from snapshots where id = $4)
             order by s.finished_at"#,
         r.assignment_id,
         r.control,
         r.resource_id,
-        r.snapshot_id
+        r.snapshot_id,
+        r.reference_id
     )
     .fetch_all(pool)
     .await?
@@ -319,7 +322,8 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryE
         delta: h.delta,
     })
     .collect();
-    let row = finding_row!(r);
+    let library = Library::load_pool(pool).await?;
+    let row = FindingRow { title: library.title(&r.control), ..finding_row!(r) };
     Ok((row, history))
 }
 

@@ -24,6 +24,7 @@ pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next)
     let limit = match path {
         p if p == super::upload::PATH => state.config.import_limit_bytes + FORM_OVERHEAD,
         p if p.starts_with(super::attest::PREFIX) => attest_core::findings::attest::MAX_ATTACHMENT + FORM_OVERHEAD,
+        p if p == super::definitions::PATH => attest_core::findings::definitions::MAX_DOCUMENT + FORM_OVERHEAD,
         p if is_upload(p) => state.config.import_limit_bytes,
         _ => state.config.body_limit_bytes,
     };

@@ -5,6 +5,7 @@ pub mod api_v1;
 pub mod attest;
 pub mod auth;
 pub mod csrf;
+pub mod definitions;
 pub mod findings_api;
 pub mod health;
 pub mod limits;
