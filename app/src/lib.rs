@@ -87,6 +87,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/diff") view=pages::diff::Diff ssr=SsrMode::Async/>
                 <Route path=path!("/findings") view=pages::findings::Findings ssr=SsrMode::Async/>
                 <Route path=path!("/findings/:id") view=pages::finding::FindingPage ssr=SsrMode::Async/>
+                <Route path=path!("/exemptions") view=pages::exemptions::Exemptions ssr=SsrMode::Async/>
+                <Route path=path!("/exemptions/new") view=pages::exemption_new::NewExemption ssr=SsrMode::Async/>
+                <Route path=path!("/exemptions/:id") view=pages::exemption::ExemptionPage ssr=SsrMode::Async/>
+                <Route path=path!("/approvals") view=pages::approvals::Approvals ssr=SsrMode::Async/>
                 <Route path=path!("/frameworks") view=pages::frameworks::Frameworks ssr=SsrMode::Async/>
                 <Route path=path!("/import") view=pages::import::Import ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod exemptions;
 pub mod findings;
 pub mod names;
 pub mod password;

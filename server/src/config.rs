@@ -44,6 +44,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Maximum connections in the database pool.
     pub db_max_connections: u32,
+    /// Seconds between runs of the exemption job (expiry and reminders).
+    pub exemption_check_secs: u64,
+    /// Where reminders of expiring exemptions are also posted (JSON), if set.
+    pub webhook_url: Option<String>,
 }
 
 impl Default for Config {
@@ -63,6 +67,8 @@ impl Default for Config {
             import_limit_bytes: 512 * 1024 * 1024,
             trust_forwarded_for: false,
             db_max_connections: 10,
+            exemption_check_secs: 300,
+            webhook_url: None,
         }
     }
 }
@@ -92,7 +98,7 @@ impl Config {
     }
 
     /// The keys a file or `ATTEST_*` variable may set.
-    pub const FIELDS: [&'static str; 14] = [
+    pub const FIELDS: [&'static str; 16] = [
         "listen",
         "database_url",
         "data_dir",
@@ -107,6 +113,8 @@ impl Config {
         "import_limit_bytes",
         "trust_forwarded_for",
         "db_max_connections",
+        "exemption_check_secs",
+        "webhook_url",
     ];
 
     pub fn https(&self) -> bool {

@@ -7,6 +7,7 @@ pub mod database;
 pub mod embedded_pg;
 pub mod fake_arm;
 pub mod http;
+pub mod jobs;
 pub mod policy_cli;
 pub mod scan;
 pub mod startup;

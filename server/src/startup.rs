@@ -98,6 +98,7 @@ pub async fn serve(
     // Aborted when serving ends or this future is dropped, so no task
     // outlives the server holding the pool.
     let _maintenance = AbortOnDrop(tokio::spawn(maintenance(pool.clone())));
+    let _exemptions = AbortOnDrop(tokio::spawn(crate::jobs::exemptions(pool.clone(), config.clone())));
     let app = router(pool, config);
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -57,13 +57,32 @@ fn call(path: &'static str, body: impl Into<String>, allowed: &'static [Who]) ->
 const SIGNED_IN: &[Who] = &[Who::Viewer, Who::Auditor, Who::Requester, Who::Approver, Who::Admin];
 const ADMIN: &[Who] = &[Who::Admin];
 const AUDIT_READERS: &[Who] = &[Who::Auditor, Who::Admin];
+const REQUESTERS: &[Who] = &[Who::Requester, Who::Approver];
+const APPROVERS: &[Who] = &[Who::Approver];
+
+/// A date `days` from now, as the request form sends it.
+fn in_days(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days)).date().to_string()
+}
 
 /// A path built at run time (the matrix holds `'static` paths).
 fn at(path: String) -> &'static str {
     Box::leak(path.into_boxed_str())
 }
 
-fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str, manual: &str) -> Vec<Rule> {
+/// The objects the matrix's calls name.
+struct Ids<'a> {
+    token: &'a str,
+    snapshot: &'a str,
+    account: &'a str,
+    finding: &'a str,
+    manual: &'a str,
+    /// A pending exemption the requester account asked for.
+    exemption: &'a str,
+}
+
+fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
+    let Ids { token: token_id, snapshot, account, finding, manual, exemption } = *ids;
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
@@ -90,6 +109,17 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         page("/admin/users/target", ADMIN),
         page("/admin/audit", AUDIT_READERS),
         page("/admin/assignments", ADMIN),
+        page("/exemptions", SIGNED_IN),
+        page("/exemptions?state=pending&category=Waiver&expiring=30&scope=/subscriptions", SIGNED_IN),
+        page(at(format!("/exemptions/{exemption}")), SIGNED_IN),
+        page("/exemptions/new", REQUESTERS),
+        page("/approvals", APPROVERS),
+        Rule { anon: 401, ..page(at(format!("/api/v1/exemptions/{exemption}")), SIGNED_IN) },
+        // Authorization first; then an allowed caller's empty body is refused (422).
+        Rule { ok: 422, ..call("/api/v1/exemptions", "", REQUESTERS) },
+        // Any signed-in caller may post a decision; whether it is theirs to make
+        // is the state machine's answer, after the body is read.
+        Rule { ok: 422, ..call(at(format!("/api/v1/exemptions/{exemption}/decisions")), "", SIGNED_IN) },
         // An admin posting no file is sent back to the page with the reason.
         Rule { ok: 303, ..call("/admin/definitions", "", ADMIN) },
         Rule { anon: 303, ok: 404, denied: 404, ..page("/no-such-page", SIGNED_IN) },
@@ -131,6 +161,20 @@ fn matrix(who: Who, token_id: &str, snapshot: &str, account: &str, finding: &str
         call("/api/fn/findings/compliance", "", SIGNED_IN),
         call("/api/fn/findings/framework", "name=HIPAA", SIGNED_IN),
         call("/api/fn/admin/assignments", "", ADMIN),
+        call(
+            "/api/fn/exemptions/request",
+            format!("finding={finding}&category=Waiver&justification=Decommissioned+soon&expires_on={}", in_days(30)),
+            REQUESTERS,
+        ),
+        call("/api/fn/exemptions/list", "query[state]=&query[category]=&query[expiring]=&query[scope]=", SIGNED_IN),
+        call("/api/fn/exemptions/get", format!("id={exemption}"), SIGNED_IN),
+        // Only the requester withdraws (the requester account asked for it);
+        // the approver and the admin who come after are refused, not late.
+        call("/api/fn/exemptions/decide", format!("id={exemption}&decision=withdraw&comment=not+needed"), &[Who::Requester]),
+        call("/api/fn/exemptions/queue", "", APPROVERS),
+        call("/api/fn/exemptions/attention", "", SIGNED_IN),
+        call("/api/fn/exemptions/assignments", "", REQUESTERS),
+        call("/api/fn/exemptions/limit", "severity=Low&max_days=200", ADMIN),
         call(
             "/api/fn/admin/assignment-update",
             "id=/providers/Microsoft.Authorization/policyAssignments/attest-cost-budget&effect=Manual&enforcement_mode=DoNotEnforce&not_scopes=&parameters=",
@@ -202,13 +246,41 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
     let manual: i64 =
         sqlx::query_scalar("select min(id) from findings where effect = 'manual'").fetch_one(&pool).await?;
     let manual = manual.to_string();
+    let exemption = {
+        let f: i64 = sqlx::query_scalar(
+            "select min(id) from findings where state = 'NonCompliant' and control = 'attest-identity-managed-identity'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        let requester = attest_core::Principal {
+            user_id: uuid::Uuid::nil(),
+            name: "requester".into(),
+            grants: vec![attest_core::principal::Grant { role: Role::Requester, scope: String::new() }],
+        };
+        let r = attest_core::exemptions::NewRequest {
+            finding: Some(f),
+            category: "Waiver".into(),
+            justification: "for the matrix".into(),
+            expires_on: Some(time::OffsetDateTime::now_utc() + time::Duration::days(30)),
+            ..Default::default()
+        };
+        attest_core::exemptions::request(&pool, &requester, r).await?.to_string()
+    };
     let app = spawn::in_process(pool, |_| {}).await?;
 
     let mut failures = Vec::new();
     // The admin goes last, so state-changing calls by others are seen to fail
     // against the same objects the admin then changes.
     for who in EVERYONE {
-        for rule in matrix(who, &token_id, &snapshot, &account, &finding, &manual) {
+        let ids = Ids {
+            token: &token_id,
+            snapshot: &snapshot,
+            account: &account,
+            finding: &finding,
+            manual: &manual,
+            exemption: &exemption,
+        };
+        for rule in matrix(who, &ids) {
             // A fresh session per request: sign-out must not affect the next.
             let client = client_for(&app.base, who).await?;
             let res = client
@@ -235,7 +307,8 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
 #[test]
 fn every_server_function_is_in_the_matrix() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
-    let covered: BTreeSet<String> = matrix(Who::Admin, "x", "s", "a", "1", "2")
+    let ids = Ids { token: "x", snapshot: "s", account: "a", finding: "1", manual: "2", exemption: "3" };
+    let covered: BTreeSet<String> = matrix(Who::Admin, &ids)
         .into_iter()
         .filter(|r| r.path.starts_with("/api/fn/"))
         .map(|r| r.path.to_string())

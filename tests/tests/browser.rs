@@ -367,3 +367,106 @@ async fn an_admin_imports_an_azure_built_in_and_sees_its_findings(pool: PgPool) 
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(pool: PgPool) -> anyhow::Result<()> {
+    use attest_core::names::{Scope, UserName};
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(4, 3);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    // A Medium-severity control: one approval settles it.
+    let (finding, resource): (i64, String) = sqlx::query_as(
+        "select id, resource_id from findings
+          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by id limit 1",
+    )
+    .fetch_one(&pool)
+    .await?;
+    let name = resource.rsplit('/').next().unwrap_or_default().to_string();
+    let subscription = format!("/subscriptions/{}", resource.split('/').nth(2).unwrap_or_default());
+    accounts::user(&pool, "rita", &[Role::Requester]).await?;
+    accounts::user(&pool, "mona", &[]).await?;
+    {
+        let mut tx = pool.begin().await?;
+        attest_core::users::grant(
+            &mut tx,
+            "test",
+            &UserName::parse("mona")?,
+            Role::Approver,
+            Some(&Scope::parse(&subscription)?),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let server = spawn::Binary::start(&[
+        ("DATABASE_URL", spawn::database_url(&pool)?),
+        ("ATTEST_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("ATTEST_EXEMPTION_CHECK_SECS", "1".to_string()),
+    ])?;
+
+    // The requester asks, from the finding.
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "rita", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.open(&format!("{}/findings/{finding}", server.base)).await?;
+    b.click("[data-testid='request-panel'] summary").await?;
+    b.select("#req-category", "Waiver").await?;
+    b.fill("#req-justification", "Batch workload; identity arrives with the Q1 rebuild.").await?;
+    b.fill("#req-ticket", "CHG-2211").await?;
+    let expiry = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date().to_string();
+    b.client.execute("document.getElementById('req-expires').value = arguments[0];", vec![expiry.into()]).await?;
+    b.click("form[data-testid='request-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='requested']", "exemption #").await?;
+    let id: i64 = sqlx::query_scalar("select id from exemptions").fetch_one(&pool).await?;
+    b.click("[data-testid='sign-out']").await?;
+    b.wait_path("/signin").await?;
+
+    // The approver sees it waiting, and approves it.
+    b.sign_in(&server.base, "mona", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.wait_text("[data-testid='approvals-count']", "1").await?;
+    b.click("[data-testid='nav-approvals']").await?;
+    b.wait_path("/approvals").await?;
+    b.click(&format!("[data-testid='approvals-table'] a[href='/exemptions/{id}']")).await?;
+    b.wait_text("[data-testid='justification']", "Q1 rebuild").await?;
+    b.fill("#comment-decide-form", "Accepted until the rebuild; tracked in CHG-2211.").await?;
+    b.click("[data-testid='decide-form'] button[data-decision='approve']").await?;
+    b.wait_text("[data-testid='decided']", "approved").await?;
+    b.wait_text("[data-testid='exemption-bindings']", &name).await?;
+    b.wait_text("[data-testid='azure-export']", "approvedBy").await?;
+
+    // The finding is Exempt now, in its own section of the list.
+    b.open(&format!("{}/findings?control=attest-identity-managed-identity&resource={name}", server.base)).await?;
+    b.wait_text("[data-testid='exempt-findings']", &name).await?;
+    b.click("[data-testid='exempt-row'] a").await?;
+    b.wait_text("[data-testid='finding-exemption']", &format!("exemption #{id}")).await?;
+
+    // Its time passes: the job expires it and the finding is NonCompliant again.
+    sqlx::query("update exemptions set expires_on = now() - interval '1 second' where id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sqlx::query_scalar::<_, String>("select state from exemptions where id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await?
+        != "expired"
+    {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the exemption job did not expire it");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    b.open(&format!(
+        "{}/findings?control=attest-identity-managed-identity&state=NonCompliant&resource={name}",
+        server.base
+    ))
+    .await?;
+    b.wait_text("[data-testid='findings-count']", "1 finding").await?;
+    b.open(&format!("{}/exemptions/{id}", server.base)).await?;
+    b.wait_text("[data-testid='exemption-state']", "expired").await?;
+    b.wait_text("[data-testid='exemption-history']", "system:expiry").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}

@@ -339,7 +339,114 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
         c.get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     paths.sort();
-    assert_eq!(paths, ["/findings", "/findings/{id}", "/me", "/openapi.json", "/snapshots"]);
+    assert_eq!(
+        paths,
+        [
+            "/exemptions",
+            "/exemptions/{id}",
+            "/exemptions/{id}/decisions",
+            "/findings",
+            "/findings/{id}",
+            "/me",
+            "/openapi.json",
+            "/snapshots"
+        ]
+    );
     let required = &doc["components"]["schemas"]["FindingSummary"]["required"];
     assert_eq!(required, &serde_json::json!(["id", "control", "resource", "state", "severity"]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_exemptions_api_requests_decides_and_answers_403_409_and_422(pool: PgPool) {
+    use attest_core::snapshot::{demo, store};
+    use serde_json::{json, Value};
+    let estate = demo::generate(4, 2);
+    let mut tx = pool.begin().await.unwrap();
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
+    tx.commit().await.unwrap();
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    let (finding, resource): (i64, String) = sqlx::query_as(
+        "select id, resource_id from findings
+          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let subscription = format!("/subscriptions/{}", resource.split('/').nth(2).unwrap());
+    accounts::user(&pool, "rita", &[Role::Requester]).await.unwrap();
+    accounts::user(&pool, "vic", &[Role::Viewer]).await.unwrap();
+    for approver in ["anna", "bert"] {
+        accounts::user(&pool, approver, &[]).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let scope = attest_core::names::Scope::parse(&subscription).unwrap();
+        users::grant(&mut tx, "test", &UserName::parse(approver).unwrap(), Role::Approver, Some(&scope)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut secrets = std::collections::HashMap::new();
+    for name in ["rita", "vic", "anna", "bert"] {
+        let mut tx = pool.begin().await.unwrap();
+        let (_, s) = tokens::create(&mut tx, "test", &UserName::parse(name).unwrap(), "ci").await.unwrap();
+        tx.commit().await.unwrap();
+        secrets.insert(name, s);
+    }
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = Client::new();
+    let post = |who: &str, path: &str, body: Value| {
+        c.post(format!("{}/api/v1{path}", app.base)).bearer_auth(secrets[who].expose_secret()).json(&body).send()
+    };
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let ask = json!({"finding": finding, "category": "Waiver", "justification": "Retired in Q1",
+                     "ticket": "CHG-9", "expires_on": expires});
+
+    // A viewer may not ask; a bad field is named; a requester's request is created.
+    assert_eq!(post("vic", "/exemptions", ask.clone()).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let mut bad = ask.clone();
+    bad["category"] = "Mitigated".into();
+    let res = post("rita", "/exemptions", bad).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json::<Value>().await.unwrap()["field"], "compensating_controls");
+    let mut late = ask.clone();
+    late["expires_on"] = "next year".into();
+    let res = post("rita", "/exemptions", late).await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["field"], "expires_on");
+    let res = post("rita", "/exemptions", ask.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+    let decisions = format!("/exemptions/{id}/decisions");
+    // Nobody decides their own request.
+    let res = post("rita", &decisions, json!({"decision": "approve", "comment": "mine"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("own request"));
+    let res = post("anna", &decisions, json!({"decision": "approve"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json::<Value>().await.unwrap()["field"], "comment");
+    // Two approvers at the same moment: one wins, the other gets 409.
+    let (a, b) = tokio::join!(
+        post("anna", &decisions, json!({"decision": "approve", "comment": "ok"})),
+        post("bert", &decisions, json!({"decision": "reject", "comment": "no"})),
+    );
+    let mut statuses = [a.unwrap().status(), b.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+
+    let got: Value = c
+        .get(format!("{}/api/v1/exemptions/{id}", app.base))
+        .bearer_auth(secrets["vic"].expose_secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["requested_by"], "rita");
+    assert_eq!(got["history"].as_array().unwrap().len(), 2);
+    if got["state"] == "approved" {
+        assert_eq!(got["azure"]["arm"]["properties"]["metadata"]["ticketRef"], "CHG-9");
+        assert_eq!(got["approved_against"][0]["finding_id"], finding);
+    } else {
+        assert_eq!(got["state"], "rejected");
+    }
 }

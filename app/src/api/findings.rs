@@ -13,6 +13,8 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
     use attest_core::findings::{query as fq, FindingFilter};
     require(&[]).await?;
     let pool = pool()?;
+    // Exempted findings are shown apart, unless they are what is asked for.
+    let exclude_state = if query.state.is_empty() { "Exempt".to_string() } else { String::new() };
     let filter = FindingFilter {
         snapshot: None,
         state: query.state,
@@ -21,10 +23,23 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         framework: query.framework,
         subscription: query.subscription,
         resource: query.resource,
+        exclude_state,
         page: query.page.max(1),
         per_page: PAGE_SIZE,
     };
     let page = fq::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
+    let exempt = if filter.state.is_empty() {
+        let f = FindingFilter { state: "Exempt".into(), exclude_state: String::new(), page: 1, ..filter.clone() };
+        fq::list(&pool, &f).await.map_err(|e| fail(core(e)))?
+    } else {
+        attest_core::findings::FindingsPage {
+            snapshot_id: None,
+            total: 0,
+            page: 1,
+            per_page: PAGE_SIZE,
+            findings: vec![],
+        }
+    };
     let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let (snapshot_at, subscriptions) = match page.snapshot_id {
         Some(id) => match sqlx::query!(
@@ -54,6 +69,8 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         page: page.page,
         pages: (page.total + PAGE_SIZE - 1) / PAGE_SIZE,
         items: page.findings.into_iter().map(shape::item).collect(),
+        exempt: exempt.findings.into_iter().map(shape::item).collect(),
+        exempt_total: exempt.total,
         controls: attest_policy::catalogue::controls()
             .iter()
             .chain(library.imported())
@@ -68,9 +85,32 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
 pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
     use crate::ssr::{core, fail, fmt_time, pool, require};
     use attest_core::findings::query as fq;
-    require(&[]).await?;
+    let me = require(&[]).await?;
     let pool = pool()?;
     let (row, history) = fq::get(&pool, id).await.map_err(|e| fail(core(e)))?;
+    let exemption = match row.exemption_id {
+        Some(e) => sqlx::query_scalar!("select category from exemptions where id = $1", e)
+            .fetch_optional(&pool)
+            .await?
+            .map(|c| (e, c)),
+        None => None,
+    };
+    let requests = sqlx::query!(
+        "select id, state from exemptions
+          where state in ('pending', 'approved') and assignment_id = $1
+            and (cardinality(controls) = 0 or $2 = any(controls))
+            and ($3 = scope or starts_with($3, scope || '/'))
+          order by id",
+        row.assignment_id,
+        row.control,
+        row.resource_id
+    )
+    .fetch_all(&pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.state))
+    .collect();
+    let may_request = me.has_any(&[attest_core::Role::Requester, attest_core::Role::Approver]);
     let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let control = library.control(&row.control);
     let reasons = row.evidence["reasons"].as_array().cloned().unwrap_or_default();
@@ -124,6 +164,9 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
             })
             .collect(),
         item: shape::item(row),
+        exemption,
+        may_request,
+        requests,
     })
 }
 
@@ -172,6 +215,7 @@ mod shape {
             area: r.area,
             delta: r.delta,
             first_seen: crate::ssr::fmt_time(r.first_seen),
+            exemption_id: r.exemption_id,
         }
     }
 }

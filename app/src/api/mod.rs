@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assignments;
 pub mod audit;
 pub mod dashboard;
+pub mod exemptions;
 pub mod findings;
 pub mod inventory;
 pub mod session;

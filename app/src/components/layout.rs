@@ -10,6 +10,8 @@ use leptos_router::hooks::use_location;
 pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView {
     let user = expect_context::<UserResource>();
     let sign_out = ServerAction::<SignOut>::new();
+    // Requests awaiting the signed-in approver, for the count in the navigation.
+    let attention = Resource::new(|| (), |_| crate::api::exemptions::attention());
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
             let _ = window().location().set_href("/signin");
@@ -38,6 +40,7 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                     user.map(|u| {
                         let admin = u.is_admin();
                         let audit = u.may_read_audit();
+                        let approver = u.has("approver");
                         let roles = {
                             let mut r: Vec<String> = u.grants.iter().map(|g| g.role.clone()).collect();
                             r.dedup();
@@ -48,6 +51,18 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>
                                 <a href="/frameworks" aria-current=current("/frameworks")>"Frameworks"</a>
+                                <a href="/exemptions" aria-current=current("/exemptions")>"Exemptions"</a>
+                                {approver.then(|| view! {
+                                    <a href="/approvals" aria-current=current("/approvals") data-testid="nav-approvals">
+                                        "Approvals"
+                                        <Suspense fallback=|| ()>
+                                            {move || Suspend::new(async move {
+                                                let waiting = attention.await.map(|(n, _)| n).unwrap_or(0);
+                                                (waiting > 0).then(|| view! { " "<span class="count" data-testid="approvals-count">{waiting}</span> })
+                                            })}
+                                        </Suspense>
+                                    </a>
+                                })}
                                 <a href="/snapshots" aria-current=current("/snapshots")>"Snapshots"</a>
                                 {admin.then(|| view! { <a href="/admin/users" aria-current=current("/admin/users")>"Users"</a> })}
                                 {admin.then(|| view! { <a href="/admin/assignments" aria-current=current("/admin/assignments")>"Assignments"</a> })}

@@ -29,6 +29,8 @@ pub struct FindingItem {
     pub area: String,
     pub delta: String,
     pub first_seen: String,
+    /// The exemption that made it Exempt.
+    pub exemption_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +41,9 @@ pub struct FindingsView {
     pub page: i64,
     pub pages: i64,
     pub items: Vec<FindingItem>,
+    /// Exempted findings matching the other filters, shown apart (first page).
+    pub exempt: Vec<FindingItem>,
+    pub exempt_total: i64,
     /// (name, title) of every control, for the filter.
     pub controls: Vec<(String, String)>,
     pub frameworks: Vec<String>,
@@ -83,6 +88,12 @@ pub struct FindingDetail {
     pub evidence_raw: String,
     pub evidence_hash: String,
     pub history: Vec<HistoryView>,
+    /// (id, category) of the exemption that made it Exempt.
+    pub exemption: Option<(i64, String)>,
+    /// Whether the viewer may ask for an exemption from it.
+    pub may_request: bool,
+    /// Open requests (pending or approved) naming this finding's control on its resource.
+    pub requests: Vec<(i64, String)>,
 }
 
 /// The dashboard's compliance section.

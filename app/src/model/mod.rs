@@ -2,7 +2,9 @@
 //! and return. Plain data, so the WebAssembly side needs no server crates.
 
 mod error;
+mod exemptions;
 mod findings;
+pub use exemptions::*;
 pub use findings::*;
 
 pub use error::AppError;

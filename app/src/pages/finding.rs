@@ -2,9 +2,12 @@
 //! decided), the raw evidence, its history across snapshots, and how to fix it.
 
 use crate::{
-    api::findings::finding,
-    components::{layout::Layout, notice::ErrorPanel},
-    pages::findings::StateTag,
+    api::{exemptions::RequestExemption, findings::finding},
+    components::{
+        layout::Layout,
+        notice::{ErrorPanel, FormError},
+    },
+    pages::{exemption_new::RequestFields, findings::StateTag},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -18,6 +21,7 @@ pub fn FindingPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.with(|q| q.get("error"));
     let attested = move || query.with(|q| q.get("attested").is_some());
+    let request = ServerAction::<RequestExemption>::new();
     view! {
         <Layout title="Finding">
             <p class="crumbs"><a href="/findings">"Findings"</a>" / finding"</p>
@@ -32,6 +36,9 @@ pub fn FindingPage() -> impl IntoView {
                                 <StateTag state=f.item.state.clone()/>
                                 <span class="muted">{format!(" {} severity · {} · effect {} · {} since {}", f.item.severity, f.item.area, f.effect, f.item.delta, f.item.first_seen)}</span>
                             </p>
+                            {f.exemption.clone().map(|(id, category)| view! {
+                                <p class="panel" data-testid="finding-exemption">"Exempt by "<a href={format!("/exemptions/{id}")}>{format!("exemption #{id}")}</a>{format!(" ({category}); underneath, the evaluation below still holds.")}</p>
+                            })}
                             <p>"Resource: "{match f.resource_href.clone() {
                                 Some(h) => view! { <a href=h data-testid="finding-resource"><code>{f.item.resource_id.clone()}</code></a> }.into_any(),
                                 None => view! { <code>{f.item.resource_id.clone()}</code> }.into_any(),
@@ -87,6 +94,30 @@ pub fn FindingPage() -> impl IntoView {
                                         view! { <p class="muted">"Only auditors attest controls."</p> }.into_any()
                                     }}
                                 </section>
+                            })}
+                            {(!f.requests.is_empty()).then(|| view! {
+                                <p class="muted" data-testid="finding-requests">"Exemption requests covering it: "
+                                    {f.requests.iter().map(|(id, state)| view! { <a href={format!("/exemptions/{id}")}>{format!("#{id} ({state})")}</a>" " }).collect_view()}
+                                </p>
+                            })}
+                            {(f.may_request && f.item.state != "Compliant" && f.item.state != "Exempt").then(|| {
+                                let finding_id = f.item.id.to_string();
+                                view! {
+                                    <details class="panel" data-testid="request-panel">
+                                        <summary>"Request an exemption"</summary>
+                                        <p class="muted">"Exempts this resource from this control until the expiry, once approved by an approver over its scope (two for high severity). It holds while the finding stays as it is now."</p>
+                                        <ActionForm action=request attr:class="form" attr:data-testid="request-form">
+                                            <input type="hidden" name="finding" value=finding_id/>
+                                            <RequestFields prefix="req"/>
+                                            <button type="submit" class="btn btn-primary">"Request"</button>
+                                        </ActionForm>
+                                        {move || match request.value().get() {
+                                            Some(Ok(id)) => view! { <p class="form-ok" role="status" data-testid="requested">"Requested: "<a href={format!("/exemptions/{id}")}>{format!("exemption #{id}")}</a>"; an approver over the scope decides."</p> }.into_any(),
+                                            Some(Err(e)) => view! { <FormError error=e/> }.into_any(),
+                                            None => ().into_any(),
+                                        }}
+                                    </details>
+                                }
                             })}
                             <section class="panel">
                                 <h2>"Remediation"</h2>

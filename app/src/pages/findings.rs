@@ -141,6 +141,24 @@ pub fn Findings() -> impl IntoView {
                                     }.into_any()
                                 }}
                                 <Pager page=v.page pages=v.pages prev next/>
+                                {(v.exempt_total > 0).then(|| view! {
+                                    <section class="panel" data-testid="exempt-findings">
+                                        <h2>{format!("Exempted ({})", v.exempt_total)}</h2>
+                                        <p class="muted">"Findings an approved exemption covers; "<a href={href(&FindingsQuery { state: "Exempt".into(), page: 1, ..q.clone() })}>"list them all"</a>"."</p>
+                                        <table class="table">
+                                            <thead><tr><th scope="col">"Control"</th><th scope="col">"Resource"</th><th scope="col">"Exemption"</th></tr></thead>
+                                            <tbody>
+                                                {v.exempt.iter().map(|f| view! {
+                                                    <tr data-testid="exempt-row">
+                                                        <td>{f.title.clone()}</td>
+                                                        <td><a href={format!("/findings/{}", f.id)} title={f.resource_id.clone()}>{f.resource_name.clone()}</a></td>
+                                                        <td>{f.exemption_id.map(|e| view! { <a href={format!("/exemptions/{e}")}>{format!("#{e}")}</a> })}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </section>
+                                })}
                             }.into_any()
                         }
                     }

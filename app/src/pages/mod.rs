@@ -1,9 +1,13 @@
 //! One page per file.
 
+pub mod approvals;
 pub mod assignments;
 pub mod audit;
 pub mod dashboard;
 pub mod diff;
+pub mod exemption;
+pub mod exemption_new;
+pub mod exemptions;
 pub mod finding;
 pub mod findings;
 pub mod frameworks;

@@ -12,6 +12,7 @@ use super::definitions::Library;
 use super::subjects::{self, Doc};
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
+use crate::exemptions::apply::{Applies, Exemptions};
 use attest_policy::assignment::{evaluate_all, Assignment, ResourceResult, Subject};
 use attest_policy::ComplianceState;
 use futures_util::TryStreamExt;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +49,8 @@ struct Context {
     attested: HashMap<(String, String), Attested>,
     /// The current document hash of every attested resource.
     hashes: HashMap<String, Vec<u8>>,
+    /// Approved, unexpired exemptions and the findings they were approved against.
+    exemptions: Exemptions,
 }
 
 /// Running totals across chunks.
@@ -59,6 +62,8 @@ struct Totals {
     by_key: BTreeMap<(&'static str, &'static str, String), i32>,
     /// Each resource's overall state, for the compliance percentage.
     overall: Vec<ComplianceState>,
+    /// Exemptions whose covered findings changed state since approval.
+    drifted: BTreeSet<i64>,
 }
 
 impl Totals {
@@ -71,6 +76,7 @@ impl Totals {
             *self.by_key.entry(k).or_default() += v;
         }
         self.overall.extend(other.overall);
+        self.drifted.extend(other.drifted);
     }
 }
 
@@ -154,7 +160,10 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         .filter(|d| attested_ids.contains(d.resource_id.as_str()))
         .map(|d| (d.resource_id.clone(), d.hash.clone()))
         .collect();
-    let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes });
+    // Expiry is enforced here too: an exemption past its date no longer
+    // applies, whether or not the expiry job has run yet.
+    let exemptions = Exemptions::load(&mut tx, OffsetDateTime::now_utc()).await?;
+    let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
     let mut pipeline = Pipeline::new(ctx);
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
@@ -194,6 +203,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         pipeline.push(&mut tx, &target, subjects::build(batch)).await?;
     }
     let totals = pipeline.finish(&mut tx, &target).await?;
+    crate::exemptions::apply::flag_drift(&mut tx, actor, evaluation_id, &totals.drifted).await?;
 
     let compliance = attest_policy::state::compliance_percentage(totals.overall.iter().copied());
     sqlx::query!(
@@ -316,6 +326,8 @@ struct Row {
     reference_id: String,
     control: String,
     resource_id: String,
+    /// The id's last segment: what the list sorts and searches by.
+    resource_name: String,
     resource_type: String,
     subscription_id: Option<String>,
     state: &'static str,
@@ -326,6 +338,8 @@ struct Row {
     /// jsonb by the insert.
     evidence: String,
     evidence_hash: Vec<u8>,
+    /// The exemption that made it Exempt.
+    exemption_id: Option<i64>,
 }
 
 /// What a finding's evidence holds.
@@ -343,7 +357,9 @@ fn rows(
 ) -> CoreResult<Vec<Row>> {
     let mut out = Vec::new();
     for r in results {
-        totals.overall.push(r.state);
+        // Exemptions change a resource's overall state: roll up what is stored.
+        let mut stored_states = Vec::new();
+        let mut exempted = false;
         let subscription_id = r.id.split('/').nth(2).filter(|s| !s.is_empty()).map(str::to_string);
         for a in &r.assignments {
             for m in &a.definitions {
@@ -382,6 +398,20 @@ fn rows(
                 hash.update(state.as_str().as_bytes());
                 hash.update(b"\n");
                 hash.update(evidence.as_bytes());
+                let evidence_hash = hash.finalize().to_vec();
+                // The hash is of the state underneath: what an exemption is
+                // approved against, and what drift is measured by.
+                let reference = m.reference_id.as_deref().unwrap_or_default();
+                let mut exemption_id = None;
+                match ctx.exemptions.applies(&a.id, &r.id, &name, reference, &evidence_hash) {
+                    Applies::Exempt { id } => {
+                        state = ComplianceState::Exempt;
+                        exemption_id = Some(id);
+                        exempted = true;
+                    }
+                    Applies::Drifted(ids) => totals.drifted.extend(ids),
+                    Applies::None => {}
+                }
                 let severity = control.map(|c| c.severity.as_str()).unwrap_or("Medium");
                 *totals.by_state.entry(state.as_str()).or_default() += 1;
                 *totals.by_key.entry((state.as_str(), severity, name.clone())).or_default() += 1;
@@ -391,6 +421,7 @@ fn rows(
                     reference_id: m.reference_id.clone().unwrap_or_default(),
                     control: name,
                     resource_id: r.id.clone(),
+                    resource_name: r.id.rsplit('/').next().unwrap_or_default().to_string(),
                     resource_type: types.get(&r.id).cloned().unwrap_or_default(),
                     subscription_id: subscription_id.clone(),
                     state: state.as_str(),
@@ -398,10 +429,17 @@ fn rows(
                     area: control.map(|c| c.area.clone()).unwrap_or_else(|| "Azure built-in".into()),
                     effect: m.outcome.effect.map(|e| e.as_str()),
                     evidence,
-                    evidence_hash: hash.finalize().to_vec(),
+                    evidence_hash,
+                    exemption_id,
                 });
+                stored_states.push(state);
             }
         }
+        totals.overall.push(if exempted {
+            ComplianceState::roll_up(stored_states).unwrap_or(r.state)
+        } else {
+            r.state
+        });
     }
     Ok(out)
 }
@@ -442,13 +480,15 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
     );
     let (state, severity) = (text(|r| r.state.to_string()), text(|r| r.severity.to_string()));
     let reference = text(|r| r.reference_id.clone());
+    let name = text(|r| r.resource_name.clone());
+    let exemption: Vec<Option<i64>> = rows.iter().map(|r| r.exemption_id).collect();
     let subscription: Vec<Option<String>> = rows.iter().map(|r| r.subscription_id.clone()).collect();
     let effect: Vec<Option<String>> = rows.iter().map(|r| r.effect.map(str::to_string)).collect();
     let hash: Vec<Vec<u8>> = rows.iter().map(|r| r.evidence_hash.clone()).collect();
     sqlx::query!(
         r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_type,
                                  subscription_id, state, severity, area, effect, evidence_hash, delta, first_seen,
-                                 reference_id)
+                                 reference_id, exemption_id, resource_name)
            select $14, $1, n.assignment_id, n.control, n.resource_id, n.resource_type, n.subscription_id, n.state,
                   n.severity, n.area, n.effect, n.evidence_hash,
                   case when p.id is null then 'new'
@@ -456,11 +496,11 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
                        when p.state = n.state and p.evidence_hash = n.evidence_hash then 'unchanged'
                        else 'changed' end,
                   case when p.state = n.state then p.first_seen else $13 end,
-                  n.reference_id
+                  n.reference_id, n.exemption_id, n.resource_name
              from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::text[], $11::bytea[], $15::text[])
+                         $9::text[], $10::text[], $11::bytea[], $15::text[], $16::bigint[], $17::text[])
                   as n(assignment_id, control, resource_id, resource_type, subscription_id, state, severity, area,
-                       effect, evidence_hash, reference_id)
+                       effect, evidence_hash, reference_id, exemption_id, resource_name)
              left join findings p on p.evaluation_id = $12 and p.resource_id = n.resource_id
                                  and p.control = n.control and p.assignment_id = n.assignment_id
                                  and p.reference_id = n.reference_id"#,
@@ -478,7 +518,9 @@ async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreRes
         target.previous as Option<i64>,
         target.now,
         target.evaluation_id,
-        &reference
+        &reference,
+        &exemption as &[Option<i64>],
+        &name
     )
     .execute(&mut *tx)
     .await?;

@@ -31,6 +31,8 @@ pub struct FindingFilter {
     pub subscription: String,
     /// The start of the resource's name, or of its id when it starts with `/`.
     pub resource: String,
+    /// Leave out findings in this state (the list shows Exempt ones apart).
+    pub exclude_state: String,
     pub page: i64,
     pub per_page: i64,
 }
@@ -56,6 +58,8 @@ pub struct FindingRow {
     pub first_seen: OffsetDateTime,
     pub evidence: Value,
     pub evidence_hash: String,
+    /// The exemption that made it Exempt.
+    pub exemption_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +79,9 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
 pub fn validate(f: &FindingFilter, library: &Library) -> CoreResult<()> {
     if !f.state.is_empty() && !STATES.contains(&f.state.as_str()) {
         return Err(invalid("state", format!("unknown state {:?}; one of {}", f.state, STATES.join(", "))));
+    }
+    if !f.exclude_state.is_empty() && !STATES.contains(&f.exclude_state.as_str()) {
+        return Err(invalid("exclude_state", format!("unknown state {:?}", f.exclude_state)));
     }
     if !f.severity.is_empty() && !SEVERITIES.contains(&f.severity.as_str()) {
         return Err(invalid("severity", format!("unknown severity {:?}", f.severity)));
@@ -124,6 +131,11 @@ pub async fn current_evaluation(pool: &PgPool, snapshot: Uuid) -> CoreResult<Opt
 /// (each `query!` has its own record type, hence a macro).
 macro_rules! finding_row {
     ($r:expr) => {{
+        let mut r = $r;
+        let evidence = std::mem::take(&mut r.evidence);
+        finding_row!(r, evidence)
+    }};
+    ($r:expr, $evidence:expr) => {{
         let r = $r;
         FindingRow {
             id: r.id,
@@ -141,8 +153,9 @@ macro_rules! finding_row {
             effect: r.effect,
             delta: r.delta,
             first_seen: r.first_seen,
-            evidence: r.evidence,
+            evidence: $evidence,
             evidence_hash: hex::encode(r.evidence_hash),
+            exemption_id: r.exemption_id,
         }
     }};
 }
@@ -216,12 +229,14 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
         sqlx::query_scalar!(
             r#"select coalesce(sum(n), 0)::bigint as "n!" from evaluation_counts
                 where evaluation_id = $1 and ($2 = '' or state = $2) and ($3 = '' or severity = $3)
-                  and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))"#,
+                  and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
+                  and ($6 = '' or state <> $6)"#,
             evaluation,
             f.state,
             f.severity,
             one_control,
-            &controls
+            &controls,
+            f.exclude_state
         )
         .fetch_one(&mut *tx)
         .await?
@@ -231,7 +246,7 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
                 where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
                   and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
                   and ($6 = '' or subscription_id = lower($6)) and ($7 = '' or resource_id like $7)
-                  and ($8 = '' or resource_name like $8)"#,
+                  and ($8 = '' or resource_name like $8) and ($9 = '' or state <> $9)"#,
             evaluation,
             f.state,
             severity_rank,
@@ -239,38 +254,91 @@ pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> 
             &controls,
             f.subscription,
             by_id,
-            by_name
+            by_name,
+            f.exclude_state
         )
         .fetch_one(&mut *tx)
         .await?
     };
-    let rows = sqlx::query!(
-        r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state, severity,
-                  area, effect, delta, first_seen, evidence_hash, reference_id,
-                  (select x.evidence from finding_evidence x where x.hash = evidence_hash) as "evidence!"
-             from findings
-            where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
-              and ($4 = '' or control = $4) and (cardinality($5::text[]) = 0 or control = any($5))
-              and ($6 = '' or subscription_id = lower($6)) and ($7 = '' or resource_id like $7)
-              and ($8 = '' or resource_name like $8)
-            order by severity_rank, control, resource_name, id
-            limit $9 offset $10"#,
-        evaluation,
-        f.state,
-        severity_rank,
-        one_control,
-        &controls,
-        f.subscription,
-        by_id,
-        by_name,
-        f.per_page,
-        (f.page - 1) * f.per_page
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    // Several controls (a framework): one ordered index scan per control,
+    // merged, so the work is bounded by the page whatever the statistics say.
+    let offset = (f.page - 1) * f.per_page;
+    let mut findings: Vec<FindingRow> = if controls.len() > 1 {
+        sqlx::query!(
+            r#"select f.id as "id!", f.snapshot_id as "snapshot_id!", f.assignment_id as "assignment_id!",
+                      f.control as "control!", f.resource_id as "resource_id!", f.resource_type as "resource_type!",
+                      f.subscription_id as "subscription_id?", f.state as "state!", f.severity as "severity!",
+                      f.area as "area!", f.effect as "effect?", f.delta as "delta!", f.first_seen as "first_seen!",
+                      f.evidence_hash as "evidence_hash!", f.reference_id as "reference_id!",
+                      f.exemption_id as "exemption_id?"
+                 from unnest($4::text[]) as c(control)
+                cross join lateral (
+                      select * from findings
+                       where evaluation_id = $1 and control = c.control and ($2 = '' or state = $2)
+                         and ($3::smallint is null or severity_rank = $3)
+                         and ($5 = '' or subscription_id = lower($5)) and ($6 = '' or resource_id like $6)
+                         and ($7 = '' or resource_name like $7) and ($8 = '' or state <> $8)
+                       order by severity_rank, resource_name, id
+                       limit $9::bigint + $10::bigint) f
+                order by f.severity_rank, f.control, f.resource_name, f.id
+                limit $9 offset $10"#,
+            evaluation,
+            f.state,
+            severity_rank,
+            &controls,
+            f.subscription,
+            by_id,
+            by_name,
+            f.exclude_state,
+            f.per_page,
+            offset
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| FindingRow { title: library.title(&r.control), ..finding_row!(r, Value::Null) })
+        .collect()
+    } else {
+        sqlx::query!(
+            r#"select id, snapshot_id, assignment_id, control, resource_id, resource_type, subscription_id, state,
+                      severity, area, effect, delta, first_seen, evidence_hash, reference_id, exemption_id
+                 from findings
+                where evaluation_id = $1 and ($2 = '' or state = $2) and ($3::smallint is null or severity_rank = $3)
+                  and ($4 = '' or control = $4) and ($5 = '' or subscription_id = lower($5))
+                  and ($6 = '' or resource_id like $6) and ($7 = '' or resource_name like $7)
+                  and ($8 = '' or state <> $8)
+                order by severity_rank, control, resource_name, id
+                limit $9 offset $10"#,
+            evaluation,
+            f.state,
+            severity_rank,
+            one_control,
+            f.subscription,
+            by_id,
+            by_name,
+            f.exclude_state,
+            f.per_page,
+            offset
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| FindingRow { title: library.title(&r.control), ..finding_row!(r, Value::Null) })
+        .collect()
+    };
+    // Evidence for the page only (not for the rows an offset skips).
+    let hashes: Vec<Vec<u8>> = findings.iter().filter_map(|r| hex::decode(&r.evidence_hash).ok()).collect();
+    let evidence: std::collections::HashMap<String, Value> =
+        sqlx::query!("select hash, evidence from finding_evidence where hash = any($1)", &hashes)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| (hex::encode(r.hash), r.evidence))
+            .collect();
     tx.commit().await?;
-    let findings =
-        rows.into_iter().map(|r| FindingRow { title: library.title(&r.control), ..finding_row!(r) }).collect();
+    for r in &mut findings {
+        r.evidence = evidence.get(&r.evidence_hash).cloned().unwrap_or(Value::Null);
+    }
     Ok(FindingsPage { snapshot_id: Some(snapshot_id), total, page: f.page, per_page: f.per_page, findings })
 }
 
@@ -290,7 +358,7 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryE
     let r = sqlx::query!(
         r#"select f.id, f.snapshot_id, f.assignment_id, f.control, f.resource_id, f.resource_type, f.subscription_id,
                   f.state, f.severity, f.area, f.effect, f.delta, f.first_seen, x.evidence, f.evidence_hash,
-                  f.reference_id
+                  f.reference_id, f.exemption_id
              from findings f join finding_evidence x on x.hash = f.evidence_hash where f.id = $1"#,
         id
     )

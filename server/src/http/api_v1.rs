@@ -23,6 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/findings", get(super::findings_api::list))
         .route("/findings/{id}", get(super::findings_api::one))
         .route("/openapi.json", get(super::findings_api::openapi))
+        .route("/exemptions", post(super::exemptions_api::create))
+        .route("/exemptions/{id}", get(super::exemptions_api::one))
+        .route("/exemptions/{id}/decisions", post(super::exemptions_api::decision))
         .fallback(not_found)
 }
 

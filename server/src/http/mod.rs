@@ -6,6 +6,7 @@ pub mod attest;
 pub mod auth;
 pub mod csrf;
 pub mod definitions;
+pub mod exemptions_api;
 pub mod findings_api;
 pub mod health;
 pub mod limits;

@@ -1,0 +1,42 @@
+//! Background jobs of a running portal: exemption expiry and reminders,
+//! with reminders also posted to an outgoing webhook when one is set.
+
+use crate::config::Config;
+use attest_core::exemptions::expiry::{run_once, Reminder};
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the exemption job every `exemption_check_secs`, for ever.
+pub async fn exemptions(pool: PgPool, config: Arc<Config>) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(config.exemption_check_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match run_once(&pool, attest_core::exemptions::REMIND_DAYS).await {
+            Ok(run) => {
+                if !run.expired.is_empty() || !run.reminded.is_empty() {
+                    tracing::info!(expired = ?run.expired, reminded = run.reminded.len(), "exemption job");
+                }
+                if let (Some(url), Some(client)) = (config.webhook_url.as_deref(), client.as_ref()) {
+                    for r in &run.reminded {
+                        post(client, url, "exemption.expiring", r).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the exemption job failed; it will run again"),
+        }
+    }
+}
+
+/// Posts one event; a failure is logged (the reminder is in the portal anyway).
+async fn post(client: &reqwest::Client, url: &str, event: &str, r: &Reminder) {
+    let body = json!({"event": event, "exemption": r});
+    match client.post(url).json(&body).send().await {
+        Ok(res) if res.status().is_success() => {}
+        Ok(res) => tracing::warn!(status = %res.status(), exemption = r.id, "the webhook refused a reminder"),
+        Err(e) => tracing::warn!(error = %e, exemption = r.id, "the webhook could not be reached"),
+    }
+}
