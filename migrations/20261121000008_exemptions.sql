@@ -85,6 +85,15 @@ create trigger exemption_bindings_immutable before update or delete on exemption
 create trigger exemption_events_immutable before update or delete on exemption_events
     for each row execute function snapshot_refuse_change();
 
+-- The current evaluation of the newest evaluated snapshot of every scope:
+-- the findings a request covers and an approval is bound to.
+create view current_evaluations as
+select max(e.id) as id from evaluations e
+ where e.snapshot_id in (select distinct on (s.scope_key) s.id from snapshots s
+                          where exists (select 1 from evaluations x where x.snapshot_id = s.id)
+                          order by s.scope_key, s.finished_at desc)
+ group by e.snapshot_id;
+
 -- The exemption that made a finding Exempt. Its evidence hash stays that of
 -- the state underneath, which is what drift is measured against.
 alter table findings add column exemption_id bigint references exemptions (id);

@@ -129,12 +129,7 @@ pub(crate) async fn decide_in(
                select distinct on (f.resource_id, f.control, f.reference_id)
                       $1::bigint, f.resource_id, f.control, f.reference_id, f.evidence_hash, f.id
                  from findings f
-                where f.evaluation_id in (
-                        select max(e.id) from evaluations e
-                         where e.snapshot_id in (select distinct on (s.scope_key) s.id from snapshots s
-                                                  where exists (select 1 from evaluations x where x.snapshot_id = s.id)
-                                                  order by s.scope_key, s.finished_at desc)
-                         group by e.snapshot_id)
+                where f.evaluation_id in (select id from current_evaluations)
                   and f.assignment_id = $2 and (f.resource_id = $3 or f.resource_id like $4)
                   and (cardinality($5::text[]) = 0 or f.control = any($5))
                   and (cardinality($6::text[]) = 0 or f.reference_id = any($6))

@@ -52,12 +52,7 @@ pub(crate) async fn coverage(
 ) -> CoreResult<(i64, Option<String>)> {
     let row = sqlx::query!(
         r#"select count(*) as "n!", min(f.severity_rank) as rank from findings f
-            where f.evaluation_id in (
-                    select max(e.id) from evaluations e
-                     where e.snapshot_id in (select distinct on (s.scope_key) s.id from snapshots s
-                                              where exists (select 1 from evaluations x where x.snapshot_id = s.id)
-                                              order by s.scope_key, s.finished_at desc)
-                     group by e.snapshot_id)
+            where f.evaluation_id in (select id from current_evaluations)
               and f.assignment_id = $1 and (f.resource_id = $2 or f.resource_id like $3)
               and (cardinality($4::text[]) = 0 or f.control = any($4))
               and (cardinality($5::text[]) = 0 or f.reference_id = any($5))"#,

@@ -37,6 +37,25 @@ pub(crate) fn error(status: StatusCode, body: serde_json::Value) -> Response {
     res
 }
 
+/// 422 with the field that is wrong.
+pub(crate) fn unprocessable(field: &str, message: impl Into<String>) -> Response {
+    error(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message.into(), "field": field}))
+}
+
+/// A domain error as the API answers it; what callers are not shown is logged.
+pub(crate) fn core_error(e: CoreError) -> Response {
+    match e {
+        CoreError::Invalid { field, message } => unprocessable(field, message),
+        CoreError::Forbidden(why) => error(StatusCode::FORBIDDEN, json!({"error": why})),
+        CoreError::Conflict(why) => error(StatusCode::CONFLICT, json!({"error": why})),
+        CoreError::NotFound { what } => error(StatusCode::NOT_FOUND, json!({"error": format!("no {what}")})),
+        other => {
+            tracing::error!(error = %other, "an API request failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; it has been logged"}))
+        }
+    }
+}
+
 /// Why a caller was turned away.
 pub(crate) enum Denied {
     Unauthorized,

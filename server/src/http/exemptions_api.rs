@@ -3,11 +3,11 @@
 //! 403 when the caller may not, 409 when the request moved on, 422 naming
 //! the field that is wrong.
 
-use super::api_v1::{error, require};
+use super::api_v1::{core_error, require, unprocessable};
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
 use attest_core::exemptions::{azure, decide, query, request, Decision, NewRequest};
-use attest_core::{CoreError, Role};
+use attest_core::Role;
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
     http::StatusCode,
@@ -17,23 +17,6 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
-
-fn unprocessable(field: &str, message: impl Into<String>) -> Response {
-    error(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message.into(), "field": field}))
-}
-
-fn core_error(e: CoreError) -> Response {
-    match e {
-        CoreError::Invalid { field, message } => unprocessable(field, message),
-        CoreError::Forbidden(why) => error(StatusCode::FORBIDDEN, json!({"error": why})),
-        CoreError::Conflict(why) => error(StatusCode::CONFLICT, json!({"error": why})),
-        CoreError::NotFound { what } => error(StatusCode::NOT_FOUND, json!({"error": format!("no {what}")})),
-        other => {
-            tracing::error!(error = %other, "exemptions API");
-            error(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; it has been logged"}))
-        }
-    }
-}
 
 /// The body's JSON, or what is wrong with it for a 422: (the field, when
 /// serde names one, else "body"; the message).

@@ -1,11 +1,10 @@
 //! `GET /api/v1/findings`, `GET /api/v1/findings/{id}` and the OpenAPI
 //! document that describes the API.
 
-use super::api_v1::{error, require};
+use super::api_v1::{core_error, error, require, unprocessable};
 use crate::AppState;
 use app::ssr::CurrentPrincipal;
 use attest_core::findings::{query, FindingFilter, FindingRow};
-use attest_core::CoreError;
 use axum::{
     extract::{Path, RawQuery, State},
     http::StatusCode,
@@ -28,10 +27,6 @@ pub async fn openapi() -> Response {
     }
 }
 
-fn unprocessable(field: &str, message: impl Into<String>) -> Response {
-    error(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message.into(), "field": field}))
-}
-
 fn summary(f: &FindingRow) -> Value {
     json!({
         "id": f.id,
@@ -50,17 +45,6 @@ fn summary(f: &FindingRow) -> Value {
         "snapshot_id": f.snapshot_id,
         "evidence_hash": f.evidence_hash,
     })
-}
-
-fn core_error(e: CoreError) -> Response {
-    match e {
-        CoreError::Invalid { field, message } => unprocessable(field, message),
-        CoreError::NotFound { what } => error(StatusCode::NOT_FOUND, json!({"error": format!("no {what}")})),
-        other => {
-            tracing::error!(error = %other, "reading findings");
-            error(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; it has been logged"}))
-        }
-    }
 }
 
 /// The same filters as the findings page, paged.
