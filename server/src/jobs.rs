@@ -2,7 +2,8 @@
 //! with reminders also posted to an outgoing webhook when one is set.
 
 use crate::config::Config;
-use attest_core::exemptions::expiry::{run_once, Reminder};
+use attest_core::error::CoreResult;
+use attest_core::exemptions::expiry::{run_once, Reminder, Run};
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -15,20 +16,26 @@ pub async fn exemptions(pool: PgPool, config: Arc<Config>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match run_once(&pool, attest_core::exemptions::REMIND_DAYS).await {
-            Ok(run) => {
-                if !run.expired.is_empty() || !run.reminded.is_empty() {
-                    tracing::info!(expired = ?run.expired, reminded = run.reminded.len(), "exemption job");
-                }
-                if let (Some(url), Some(client)) = (config.webhook_url.as_deref(), client.as_ref()) {
-                    for r in &run.reminded {
-                        post(client, url, "exemption.expiring", r).await;
-                    }
-                }
+        let webhook = client.as_ref().zip(config.webhook_url.as_deref());
+        match exemptions_once(&pool, webhook).await {
+            Ok(run) if !run.expired.is_empty() || !run.reminded.is_empty() => {
+                tracing::info!(expired = ?run.expired, reminded = run.reminded.len(), "exemption job");
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the exemption job failed; it will run again"),
         }
     }
+}
+
+/// One run: expiry and reminders, each reminder also posted to the webhook.
+pub async fn exemptions_once(pool: &PgPool, webhook: Option<(&reqwest::Client, &str)>) -> CoreResult<Run> {
+    let run = run_once(pool, attest_core::exemptions::REMIND_DAYS).await?;
+    if let Some((client, url)) = webhook {
+        for r in &run.reminded {
+            post(client, url, "exemption.expiring", r).await;
+        }
+    }
+    Ok(run)
 }
 
 /// Posts one event; a failure is logged (the reminder is in the portal anyway).

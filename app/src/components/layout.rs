@@ -51,7 +51,15 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>
                                 <a href="/frameworks" aria-current=current("/frameworks")>"Frameworks"</a>
-                                <a href="/exemptions" aria-current=current("/exemptions")>"Exemptions"</a>
+                                <a href="/exemptions" aria-current=current("/exemptions") title="Approved exemptions that drifted or expire within 14 days">
+                                    "Exemptions"
+                                    <Suspense fallback=|| ()>
+                                        {move || Suspend::new(async move {
+                                            let flagged = attention.await.map(|(_, n)| n).unwrap_or(0);
+                                            (flagged > 0).then(|| view! { " "<span class="count count-warn" data-testid="exemptions-flagged">{flagged}</span> })
+                                        })}
+                                    </Suspense>
+                                </a>
                                 {approver.then(|| view! {
                                     <a href="/approvals" aria-current=current("/approvals") data-testid="nav-approvals">
                                         "Approvals"
