@@ -27,10 +27,11 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         page: query.page.max(1),
         per_page: PAGE_SIZE,
     };
-    let page = fq::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
+    let page = fq::list_with(&pool, &filter, &library).await.map_err(|e| fail(core(e)))?;
     let exempt = if filter.state.is_empty() {
         let f = FindingFilter { state: "Exempt".into(), exclude_state: String::new(), page: 1, ..filter.clone() };
-        fq::list(&pool, &f).await.map_err(|e| fail(core(e)))?
+        fq::list_with(&pool, &f, &library).await.map_err(|e| fail(core(e)))?
     } else {
         attest_core::findings::FindingsPage {
             snapshot_id: None,
@@ -40,7 +41,6 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
             findings: vec![],
         }
     };
-    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let (snapshot_at, subscriptions) = match page.snapshot_id {
         Some(id) => match sqlx::query!(
             r#"select finished_at, scope->'subscriptions' as "subs: serde_json::Value" from snapshots where id = $1"#,
@@ -87,7 +87,8 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
     use attest_core::findings::query as fq;
     let me = require(&[]).await?;
     let pool = pool()?;
-    let (row, history) = fq::get(&pool, id).await.map_err(|e| fail(core(e)))?;
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
+    let (row, history) = fq::get_with(&pool, id, &library).await.map_err(|e| fail(core(e)))?;
     let exemption = match row.exemption_id {
         Some(e) => sqlx::query_scalar!("select category from exemptions where id = $1", e)
             .fetch_optional(&pool)
@@ -111,7 +112,6 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
     .map(|r| (r.id, r.state))
     .collect();
     let may_request = me.has_any(&[attest_core::Role::Requester, attest_core::Role::Approver]);
-    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let control = library.control(&row.control);
     let reasons = row.evidence["reasons"].as_array().cloned().unwrap_or_default();
     let text = |v: &serde_json::Value| match v {

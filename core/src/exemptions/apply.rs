@@ -12,13 +12,6 @@ use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
-/// An approved exemption as evaluation uses it.
-#[derive(Debug, Clone)]
-pub struct Active {
-    pub id: i64,
-    pub category: String,
-}
-
 /// (assignment, resource, control, reference id): what a binding names.
 type Key = (String, String, String, String);
 
@@ -26,8 +19,8 @@ type Key = (String, String, String, String);
 #[derive(Debug, Clone, Default)]
 pub struct Exemptions {
     /// (assignment, resource, control, reference id) → (exemption, approved hash).
-    bindings: HashMap<Key, Vec<(usize, Vec<u8>)>>,
-    active: Vec<Active>,
+    /// Key → (exemption id, the hash it was approved against).
+    bindings: HashMap<Key, Vec<(i64, Vec<u8>)>>,
 }
 
 /// What applies to one finding.
@@ -46,7 +39,7 @@ impl Exemptions {
     /// Approved exemptions that have not expired at `now`, with their bindings.
     pub async fn load(conn: &mut PgConnection, now: OffsetDateTime) -> CoreResult<Exemptions> {
         let rows = sqlx::query!(
-            "select e.id, e.category, e.assignment_id, b.resource_id, b.control, b.reference_id, b.evidence_hash
+            "select e.id, e.assignment_id, b.resource_id, b.control, b.reference_id, b.evidence_hash
                from exemptions e join exemption_bindings b on b.exemption_id = e.id
               where e.state = 'approved' and e.expires_on > $1
               order by e.id",
@@ -55,40 +48,27 @@ impl Exemptions {
         .fetch_all(&mut *conn)
         .await?;
         let mut out = Exemptions::default();
-        let mut index: HashMap<i64, usize> = HashMap::new();
         for r in rows {
-            let i = *index.entry(r.id).or_insert_with(|| {
-                out.active.push(Active { id: r.id, category: r.category.clone() });
-                out.active.len() - 1
-            });
             out.bindings
                 .entry((r.assignment_id, r.resource_id, r.control, r.reference_id))
                 .or_default()
-                .push((i, r.evidence_hash));
+                .push((r.id, r.evidence_hash));
         }
         Ok(out)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.active.is_empty()
     }
 
     /// What applies to the finding of (assignment, resource, control,
     /// reference id) whose state and evidence hash to `hash`.
     pub fn applies(&self, assignment: &str, resource: &str, control: &str, reference: &str, hash: &[u8]) -> Applies {
-        if self.active.is_empty() {
+        if self.bindings.is_empty() {
             return Applies::None;
         }
         let key = (assignment.to_string(), resource.to_string(), control.to_string(), reference.to_string());
         let Some(found) = self.bindings.get(&key) else { return Applies::None };
-        if let Some((i, _)) = found.iter().find(|(_, h)| h.as_slice() == hash) {
-            return Applies::Exempt { id: self.active[*i].id };
+        if let Some((id, _)) = found.iter().find(|(_, h)| h.as_slice() == hash) {
+            return Applies::Exempt { id: *id };
         }
-        Applies::Drifted(found.iter().map(|(i, _)| self.active[*i].id).collect())
-    }
-
-    pub fn category(&self, id: i64) -> Option<&str> {
-        self.active.iter().find(|a| a.id == id).map(|a| a.category.as_str())
+        Applies::Drifted(found.iter().map(|(id, _)| *id).collect())
     }
 }
 

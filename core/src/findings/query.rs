@@ -162,8 +162,13 @@ macro_rules! finding_row {
 
 /// One page of findings, ordered by severity, control and resource name.
 pub async fn list(pool: &PgPool, f: &FindingFilter) -> CoreResult<FindingsPage> {
-    let library = Library::load_pool(pool).await?;
-    validate(f, &library)?;
+    list_with(pool, f, &Library::load_pool(pool).await?).await
+}
+
+/// [`list`] with the catalogue and imported definitions already loaded
+/// (a page that lists twice loads them once).
+pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> CoreResult<FindingsPage> {
+    validate(f, library)?;
     let target = match f.snapshot {
         Some(s) => current_evaluation(pool, s).await?.map(|e| (s, e)),
         None => latest(pool).await?,
@@ -355,6 +360,11 @@ pub struct HistoryEntry {
 
 /// A finding and its states in every evaluated snapshot of the same scope.
 pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryEntry>)> {
+    get_with(pool, id, &Library::load_pool(pool).await?).await
+}
+
+/// [`get`] with the definitions already loaded.
+pub async fn get_with(pool: &PgPool, id: i64, library: &Library) -> CoreResult<(FindingRow, Vec<HistoryEntry>)> {
     let r = sqlx::query!(
         r#"select f.id, f.snapshot_id, f.assignment_id, f.control, f.resource_id, f.resource_type, f.subscription_id,
                   f.state, f.severity, f.area, f.effect, f.delta, f.first_seen, x.evidence, f.evidence_hash,
@@ -390,7 +400,6 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<(FindingRow, Vec<HistoryE
         delta: h.delta,
     })
     .collect();
-    let library = Library::load_pool(pool).await?;
     let row = FindingRow { title: library.title(&r.control), ..finding_row!(r) };
     Ok((row, history))
 }
