@@ -253,6 +253,35 @@ fn subscriptions_read_ids_and_tenants() {
     assert!(subs.iter().all(|s| s.subscription_id.is_some() && s.state.is_some()));
 }
 
+/// Fixtures that shared/ holds for features not built yet, with the issue
+/// that parses them (its tests then name them above, and they leave this
+/// list). Kept as (folder, file) so that the check below does not count
+/// this list as their test.
+const AWAITING: &[(&str, &str, u32)] = &[
+    ("authorization-rbac", "GetAllProviderOperations.2022-04-01.json", 13),
+    ("authorization-rbac", "GetProviderOperationsRP.2022-04-01.json", 13),
+    ("authorization-rbac", "GetDenyAssignmentById.2022-04-01.json", 13),
+    ("authorization-rbac", "GetDenyAssignmentByScope.2022-04-01.json", 13),
+    ("authorization-rbac", "GetDenyAssignmentsForResourceGroup.2022-04-01.json", 13),
+    ("authorization-rbac", "GetRoleAssignmentScheduleInstancesByScope.2020-10-01.json", 13),
+    ("authorization-rbac", "GetRoleEligibilityScheduleInstancesByScope.2020-10-01.json", 13),
+    ("consumption", "Budget.2024-08-01.json", 15),
+    ("consumption", "BudgetsList.2024-08-01.json", 15),
+    ("consumption", "CreateOrUpdateBudget.2024-08-01.json", 15),
+    ("consumption", "BillingAccountForecast.2023-11-01.json", 15),
+    ("consumption", "ResourceGroupForecast.2023-11-01.json", 15),
+    ("consumption", "SubscriptionQueryGrouping.2023-11-01.json", 15),
+    ("insights-metrics", "GetMetricDefinitions.2023-10-01.json", 15),
+    ("insights-metrics", "docs-supported-metrics.microsoft-cognitiveservices-accounts.md", 15),
+];
+
+#[test]
+fn fixtures_awaiting_a_parser_exist() {
+    for (group, file, issue) in AWAITING {
+        assert!(fixtures().join("arm").join(group).join(file).is_file(), "{group}/{file} (issue {issue}) is gone");
+    }
+}
+
 #[test]
 fn every_arm_fixture_is_covered_by_a_test_here() {
     let source = include_str!("arm_fixtures.rs");
@@ -267,7 +296,8 @@ fn every_arm_fixture_is_covered_by_a_test_here() {
                 group.file_name().unwrap().to_string_lossy(),
                 file.file_name().unwrap().to_string_lossy()
             );
-            if !source.contains(&format!("\"{rel}\"")) {
+            let awaiting = AWAITING.iter().any(|(g, f, _)| format!("{g}/{f}") == rel);
+            if !awaiting && !source.contains(&format!("\"{rel}\"")) {
                 missing.push(rel);
             }
         }
