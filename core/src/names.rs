@@ -49,6 +49,10 @@ pub struct Scope(String);
 
 impl Scope {
     pub fn parse(raw: &str) -> CoreResult<Self> {
+        // The tenant root, as Azure writes it.
+        if raw.trim() == "/" {
+            return Ok(Scope("/".into()));
+        }
         let scope = raw.trim().trim_end_matches('/').to_ascii_lowercase();
         if scope.len() > 512 {
             return Err(CoreError::invalid("scope", "at most 512 characters"));
@@ -74,12 +78,49 @@ impl Scope {
         &self.0
     }
 
+    /// Whether this is a scope ARM itself can hold: `/` (the tenant root), a
+    /// management group, a subscription (by its GUID), a resource group, or
+    /// a resource below one. What an approver is granted over.
+    pub fn check_arm(&self) -> CoreResult<()> {
+        fn guid(s: &str) -> bool {
+            let parts: Vec<&str> = s.split('-').collect();
+            parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+                && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        }
+        fn name(s: &str) -> bool {
+            s.len() <= 90 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c))
+        }
+        let segments: Vec<&str> = self.0.split('/').skip(1).collect();
+        let ok = match segments.as_slice() {
+            [""] => true,
+            ["providers", "microsoft.management", "managementgroups", mg] => name(mg),
+            ["subscriptions", sub] => guid(sub),
+            ["subscriptions", sub, "resourcegroups", rg] => guid(sub) && name(rg),
+            // A resource: …/providers/{namespace}/{type}/{name}[/{type}/{name}…].
+            ["subscriptions", sub, "resourcegroups", rg, "providers", namespace, rest @ ..] => {
+                guid(sub) && name(rg) && namespace.contains('.') && !rest.is_empty() && rest.len() % 2 == 0
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::invalid(
+                "scope",
+                "not an Azure scope: use /, /providers/Microsoft.Management/managementGroups/{name}, \
+                 /subscriptions/{subscription GUID}, …/resourceGroups/{name} or a resource id below one",
+            ))
+        }
+    }
+
     /// Whether a grant at `self` covers `target`: the same scope, or a scope
     /// nested below it in the ARM id hierarchy. Management groups and tenants
     /// are not part of a subscription's id, so callers that know an estate's
     /// hierarchy pass each ancestor of the target in turn.
     pub fn covers(&self, target: &Scope) -> bool {
-        target.0 == self.0 || (target.0.starts_with(&self.0) && target.0.as_bytes().get(self.0.len()) == Some(&b'/'))
+        self.0 == "/"
+            || target.0 == self.0
+            || (target.0.starts_with(&self.0) && target.0.as_bytes().get(self.0.len()) == Some(&b'/'))
     }
 }
 

@@ -210,7 +210,10 @@ pub async fn set_password(
 
 fn check_scope(role: Role, scope: Option<&Scope>) -> CoreResult<String> {
     match (role.is_scoped(), scope) {
-        (true, Some(s)) => Ok(s.as_str().to_owned()),
+        (true, Some(s)) => {
+            s.check_arm()?;
+            Ok(s.as_str().to_owned())
+        }
         (true, None) => Err(CoreError::invalid("scope", "the approver role is granted per scope: name one")),
         (false, Some(_)) => Err(CoreError::invalid("scope", format!("the {role} role is not scoped"))),
         (false, None) => Ok(String::new()),

@@ -20,7 +20,7 @@ async fn add(pool: &PgPool, n: &str, roles: &[Role]) {
     let mut tx = pool.begin().await.unwrap();
     users::create(&mut tx, "test", &name(n), &SecretString::from(PW)).await.unwrap();
     for r in roles {
-        let scope = r.is_scoped().then(|| Scope::parse("/subscriptions/s1").unwrap());
+        let scope = r.is_scoped().then(|| Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1").unwrap());
         users::grant(&mut tx, "test", &name(n), *r, scope.as_ref()).await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -59,7 +59,7 @@ async fn a_rolled_back_change_leaves_no_audit_entry(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn approver_grants_need_a_scope_and_others_refuse_one(pool: PgPool) {
     add(&pool, "amy", &[]).await;
-    let sub = Scope::parse("/subscriptions/s1").unwrap();
+    let sub = Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1").unwrap();
     let mut tx = pool.begin().await.unwrap();
     assert!(matches!(
         users::grant(&mut tx, "t", &name("amy"), Role::Approver, None).await,
@@ -70,14 +70,23 @@ async fn approver_grants_need_a_scope_and_others_refuse_one(pool: PgPool) {
         Err(CoreError::Invalid { field: "scope", .. })
     ));
     users::grant(&mut tx, "t", &name("amy"), Role::Approver, Some(&sub)).await.unwrap();
-    users::grant(&mut tx, "t", &name("amy"), Role::Approver, Some(&Scope::parse("/subscriptions/s2").unwrap()))
-        .await
-        .unwrap();
+    users::grant(
+        &mut tx,
+        "t",
+        &name("amy"),
+        Role::Approver,
+        Some(&Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000b2").unwrap()),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let user = users::get(&pool, &name("amy")).await.unwrap();
     let (p, _) = users::principal(&pool, user.id).await.unwrap().unwrap();
-    assert!(p.may_approve(&Scope::parse("/subscriptions/s1/resourceGroups/rg").unwrap(), &[]));
+    assert!(p.may_approve(
+        &Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg").unwrap(),
+        &[]
+    ));
     assert!(!p.may_approve(&Scope::parse("/subscriptions/s3").unwrap(), &[]));
 
     let mut tx = pool.begin().await.unwrap();
@@ -88,7 +97,7 @@ async fn approver_grants_need_a_scope_and_others_refuse_one(pool: PgPool) {
     ));
     tx.commit().await.unwrap();
     let (p, _) = users::principal(&pool, user.id).await.unwrap().unwrap();
-    assert!(!p.may_approve(&Scope::parse("/subscriptions/s1").unwrap(), &[]));
+    assert!(!p.may_approve(&Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1").unwrap(), &[]));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -201,4 +210,29 @@ async fn the_first_admin_is_created_once(pool: PgPool) {
     let pw = pw.expect("a generated password");
     assert!(signin::sign_in(&pool, "admin", &pw, "127.0.0.1").await.unwrap().is_admin());
     assert!(users::bootstrap_admin(&pool, &name("admin"), None).await.unwrap().is_none());
+}
+
+#[test]
+fn an_approver_scope_must_be_one_azure_can_hold() {
+    for good in [
+        "/",
+        "/providers/Microsoft.Management/managementGroups/contoso-root",
+        "/subscriptions/00000000-0000-0000-0000-0000000000a1",
+        "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-ai_1",
+        "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a",
+    ] {
+        assert!(Scope::parse(good).unwrap().check_arm().is_ok(), "{good}");
+    }
+    for bad in [
+        "/subscriptions/zzz",
+        "/subscriptions/00000000-0000-0000-0000-0000000000a1/things/x",
+        "/providers/Microsoft.Management/managementGroups/a/b",
+        "/tenants/00000000-0000-0000-0000-000000000000",
+        "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts",
+    ] {
+        assert!(Scope::parse(bad).map(|s| s.check_arm().is_err()).unwrap_or(true), "{bad}");
+    }
+    // The tenant root covers everything.
+    let root = Scope::parse("/").unwrap();
+    assert!(root.covers(&Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1").unwrap()));
 }

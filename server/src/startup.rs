@@ -47,16 +47,21 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         // Its own limit applies (see http::limits), not axum's default.
         .route(
             http::upload::PATH,
-            axum::routing::post(http::upload::upload_snapshot).layer(axum::extract::DefaultBodyLimit::disable()),
+            axum::routing::post(http::upload::upload_snapshot)
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(http::flash::store)),
         )
         .route(
             "/attest/finding/{id}",
-            axum::routing::post(http::attest::attest_finding).layer(axum::extract::DefaultBodyLimit::disable()),
+            axum::routing::post(http::attest::attest_finding)
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(http::flash::store)),
         )
         .route(
             http::definitions::PATH,
             axum::routing::post(http::definitions::import_definition)
-                .layer(axum::extract::DefaultBodyLimit::disable()),
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(http::flash::store)),
         )
         .leptos_routes_with_context(&state, generate_route_list(App), provide.clone(), {
             let options = state.leptos_options.clone();

@@ -11,13 +11,16 @@ use sqlx::PgPool;
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Creates `name` with `roles` (approver at `/subscriptions/s1`).
+/// Creates `name` with `roles` (approver at `/subscriptions/00000000-0000-0000-0000-0000000000a1`).
 pub async fn user(pool: &PgPool, name: &str, roles: &[Role]) -> anyhow::Result<()> {
     let name = UserName::parse(name)?;
     let mut tx = pool.begin().await?;
     users::create(&mut tx, "test", &name, &SecretString::from(PASSWORD)).await?;
     for role in roles {
-        let scope = role.is_scoped().then(|| Scope::parse("/subscriptions/s1")).transpose()?;
+        let scope = role
+            .is_scoped()
+            .then(|| Scope::parse("/subscriptions/00000000-0000-0000-0000-0000000000a1"))
+            .transpose()?;
         users::grant(&mut tx, "test", &name, *role, scope.as_ref()).await?;
     }
     tx.commit().await?;

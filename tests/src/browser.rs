@@ -145,3 +145,49 @@ impl Browser {
         self.click("form[data-testid='signin-form'] button[type='submit']").await
     }
 }
+
+/// chromedriver's log of the page's console (errors, CSP violations
+/// included): `POST /session/{id}/se/log`, which W3C WebDriver lacks.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type": "browser"}"#.to_string()))
+    }
+}
+
+impl Browser {
+    /// The console errors (level SEVERE) logged since the last call.
+    pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
+        let entries = self.client.issue_cmd(BrowserLog).await?;
+        Ok(entries
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Resizes the window to `width` CSS pixels wide.
+    pub async fn set_width(&self, width: u32) -> anyhow::Result<()> {
+        self.client.set_window_size(width, 900).await?;
+        Ok(())
+    }
+
+    /// How far the page is wider than the window, in CSS pixels (0: it fits).
+    pub async fn overflow(&self) -> anyhow::Result<i64> {
+        let v = self
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await?;
+        Ok(v.as_i64().unwrap_or_default())
+    }
+}

@@ -79,10 +79,12 @@ struct Ids<'a> {
     manual: &'a str,
     /// A pending exemption the requester account asked for.
     exemption: &'a str,
+    /// A finding nobody asked about: the approver's own request.
+    spare: &'a str,
 }
 
 fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
-    let Ids { token: token_id, snapshot, account, finding, manual, exemption } = *ids;
+    let Ids { token: token_id, snapshot, account, finding, manual, exemption, spare } = *ids;
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
@@ -129,6 +131,7 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         Rule { anon: 200, ok: 200, ..page("/pkg/attest.css", SIGNED_IN) },
         Rule { anon: 401, ..page("/api/v1/me", SIGNED_IN) },
         Rule { anon: 401, ..page("/api/v1/findings?state=NonCompliant&severity=High&framework=GDPR", SIGNED_IN) },
+        Rule { anon: 401, ..page("/api/v1/findings.csv?failing=1&area=Network%20isolation", SIGNED_IN) },
         Rule { anon: 401, ..page(at(format!("/api/v1/findings/{finding}")), SIGNED_IN) },
         Rule { anon: 200, ok: 200, ..page("/api/v1/openapi.json", SIGNED_IN) },
         Rule { anon: 404, ok: 404, ..page("/api/v1/no-such-endpoint", SIGNED_IN) },
@@ -136,6 +139,7 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         // and an admin gets the file's error (422), not a stored snapshot.
         Rule { ok: 422, ..call("/api/v1/snapshots", "", ADMIN) },
         Rule { anon: 200, ..call("/api/fn/session/current", "", SIGNED_IN) },
+        call("/api/fn/session/flash", "page=import", SIGNED_IN),
         // Wrong credentials answer 401 to everyone; sign-in itself is open.
         Rule {
             anon: 401,
@@ -161,9 +165,14 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         call("/api/fn/findings/compliance", "", SIGNED_IN),
         call("/api/fn/findings/framework", "name=HIPAA", SIGNED_IN),
         call("/api/fn/admin/assignments", "", ADMIN),
+        // One pending request per finding: each caller asks for its own.
         call(
             "/api/fn/exemptions/request",
-            format!("finding={finding}&category=Waiver&justification=Decommissioned+soon&expires_on={}", in_days(30)),
+            format!(
+                "finding={}&category=Waiver&justification=Decommissioned+soon&expires_on={}",
+                if who == Who::Approver { spare } else { finding },
+                in_days(30)
+            ),
             REQUESTERS,
         ),
         call("/api/fn/exemptions/list", "query[state]=&query[category]=&query[expiring]=&query[scope]=", SIGNED_IN),
@@ -241,14 +250,19 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
         attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
         (stored.id.to_string(), estate.accounts[0].account["id"].as_str().unwrap().to_string())
     };
-    let finding: i64 = sqlx::query_scalar("select min(id) from findings").fetch_one(&pool).await?;
+    let finding: i64 = sqlx::query_scalar("select min(finding_id) from finding_spans").fetch_one(&pool).await?;
     let finding = finding.to_string();
-    let manual: i64 =
-        sqlx::query_scalar("select min(id) from findings where effect = 'manual'").fetch_one(&pool).await?;
+    let manual: i64 = sqlx::query_scalar("select min(finding_id) from finding_spans where effect = 'manual'")
+        .fetch_one(&pool)
+        .await?;
     let manual = manual.to_string();
+    let spare: i64 = sqlx::query_scalar("select max(finding_id) from finding_spans where until_eval is null")
+        .fetch_one(&pool)
+        .await?;
+    let spare = spare.to_string();
     let exemption = {
         let f: i64 = sqlx::query_scalar(
-            "select min(id) from findings where state = 'NonCompliant' and control = 'attest-identity-managed-identity'",
+            "select min(finding_id) from finding_spans where state = 'NonCompliant' and control = 'attest-identity-managed-identity'",
         )
         .fetch_one(&pool)
         .await?;
@@ -279,6 +293,7 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
             finding: &finding,
             manual: &manual,
             exemption: &exemption,
+            spare: &spare,
         };
         for rule in matrix(who, &ids) {
             // A fresh session per request: sign-out must not affect the next.
@@ -307,7 +322,7 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
 #[test]
 fn every_server_function_is_in_the_matrix() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
-    let ids = Ids { token: "x", snapshot: "s", account: "a", finding: "1", manual: "2", exemption: "3" };
+    let ids = Ids { token: "x", snapshot: "s", account: "a", finding: "1", manual: "2", exemption: "3", spare: "4" };
     let covered: BTreeSet<String> = matrix(Who::Admin, &ids)
         .into_iter()
         .filter(|r| r.path.starts_with("/api/fn/"))

@@ -128,6 +128,11 @@ async fn an_admin_uploads_a_snapshot_and_filters_its_inventory(pool: PgPool) -> 
     assert!(error.contains("scope") && error.contains("line 3"), "{error}");
     let stored: i64 = sqlx::query_scalar("select count(*) from snapshots").fetch_one(&pool).await?;
     assert_eq!(stored, 0);
+    // The message is shown once, and never taken from the address: a link
+    // cannot put words on the page.
+    b.open(&format!("{}/import?error=Your%20session%20expired%2C%20call%20%2B1-555", server.base)).await?;
+    let source = b.client.source().await?;
+    assert!(!source.contains("session expired") && !source.contains("line 3"), "{source}");
 
     b.fill("#snapshot-file", good.to_str().unwrap()).await?;
     b.click("form[data-testid='import-form'] button[type='submit']").await?;
@@ -217,9 +222,54 @@ async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -
     assert!(figure.trim_end_matches('%').parse::<f64>().is_ok(), "{figure}");
     b.wait_text("[data-testid='bars-failing-by-severity']", "High").await?;
     b.wait_text("[data-testid='trend']", "Compliance across snapshots").await?;
+    // Each framework's score: requirements passing, failing, not assessed.
+    b.open(&format!("{}/frameworks?name=GDPR", server.base)).await?;
+    let scores = b.wait_text("[data-testid='framework-scores']", "GDPR").await?;
+    assert!(scores.contains('%'), "{scores}");
+    b.wait_text("[data-testid='requirement-state']", "fail").await?;
+    b.open(&format!("{}/", server.base)).await?;
     b.click("[data-testid='failing-link']").await?;
     b.wait_path("/findings").await?;
     b.wait_text("[data-testid='findings-table']", "NonCompliant").await?;
+
+    // By default the list shows what fails; every state is one click away.
+    b.open(&format!("{}/findings", server.base)).await?;
+    let failing = b.wait_text("[data-testid='findings-count']", "that fail").await?;
+    let states: Vec<String> = {
+        let mut out = Vec::new();
+        for el in b.client.find_all(fantoccini::Locator::Css("tr[data-testid='finding-row'] [data-state]")).await? {
+            out.push(el.attr("data-state").await?.unwrap_or_default());
+        }
+        out
+    };
+    assert!(!states.is_empty() && states.iter().all(|s| s == "NonCompliant" || s == "Error"), "{states:?}");
+    // Each resource names its account and subscription by display name.
+    let display = estate.subscriptions[0]["displayName"].as_str().unwrap().to_string();
+    b.wait_text("[data-testid='finding-place']", &display).await?;
+    // A control's group says how many it holds and folds away.
+    b.wait_text("[data-testid='group-count']", "finding").await?;
+    let before = b.client.find_all(fantoccini::Locator::Css("tr.finding-row")).await?.len();
+    b.click("[data-testid='finding-group'] .group-toggle").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut shown = 0;
+        for row in b.client.find_all(fantoccini::Locator::Css("tr.finding-row")).await? {
+            shown += usize::from(row.is_displayed().await?);
+        }
+        if shown < before {
+            break;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the group did not fold");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let csv = b.client.find(fantoccini::Locator::Css("[data-testid='findings-csv']")).await?.attr("href").await?;
+    assert_eq!(csv.as_deref(), Some("/api/v1/findings.csv?failing=1"));
+    b.click("[data-testid='show-all']").await?;
+    let all = b.wait_text("[data-testid='findings-count']", "in every state").await?;
+    let count = |t: &str| t.split_whitespace().next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+    assert!(count(&all) > count(&failing), "{all} vs {failing}");
+    b.click("[data-testid='show-failing']").await?;
+    b.wait_text("[data-testid='findings-count']", "that fail").await?;
 
     // Filter to one control, as a person picks from the form.
     b.select("#f-control", "attest-network-public-access").await?;
@@ -298,9 +348,10 @@ async fn an_auditor_attests_a_manual_control_with_a_file(pool: PgPool) -> anyhow
     let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
     tx.commit().await?;
     attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
-    let manual: i64 = sqlx::query_scalar("select min(id) from findings where control = 'attest-cost-budget'")
-        .fetch_one(&pool)
-        .await?;
+    let manual: i64 =
+        sqlx::query_scalar("select min(finding_id) from finding_spans where control = 'attest-cost-budget'")
+            .fetch_one(&pool)
+            .await?;
     let evidence = std::env::temp_dir().join(format!("budget-{}.txt", std::process::id()));
     std::fs::write(&evidence, "Budget ai-monthly: 5,000 EUR, alerts at 80% and 100%.")?;
     let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
@@ -314,7 +365,7 @@ async fn an_auditor_attests_a_manual_control_with_a_file(pool: PgPool) -> anyhow
     b.fill("#attest-note", "Budget ai-monthly covers the subscription; export attached.").await?;
     b.client.find(fantoccini::Locator::Css("#attest-file")).await?.send_keys(evidence.to_str().unwrap()).await?;
     b.click("form[data-testid='attest-form'] button[type='submit']").await?;
-    b.wait_text("[data-testid='attested']", "Attested").await?;
+    b.wait_text("[data-testid='attest-ok']", "Attested").await?;
     b.wait_text("main", "attested Compliant by aude").await?;
     let stored: Vec<u8> = sqlx::query_scalar("select attachment from attestations").fetch_one(&pool).await?;
     assert_eq!(stored, std::fs::read(&evidence)?);
@@ -361,7 +412,7 @@ async fn an_admin_imports_an_azure_built_in_and_sees_its_findings(pool: PgPool) 
     let row = "tr[data-control='fe3fd216-4f83-4fc1-8984-2bbec80a3418']";
     b.wait_text(&format!("{row} td:nth-child(4)"), "Audit").await?;
 
-    b.open(&format!("{}/findings?control=fe3fd216-4f83-4fc1-8984-2bbec80a3418", server.base)).await?;
+    b.open(&format!("{}/findings?control=fe3fd216-4f83-4fc1-8984-2bbec80a3418&all=1", server.base)).await?;
     b.wait_text("[data-testid='findings-count']", "4 findings").await?;
     b.wait_text("main", "should use a managed identity").await?;
     b.client.clone().close().await?;
@@ -379,8 +430,8 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
     attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
     // A Medium-severity control: one approval settles it.
     let (finding, resource): (i64, String) = sqlx::query_as(
-        "select id, resource_id from findings
-          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by id limit 1",
+        "select finding_id, resource_id from finding_spans
+          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by finding_id limit 1",
     )
     .fetch_one(&pool)
     .await?;
@@ -442,6 +493,16 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
     b.wait_text("[data-testid='exempt-findings']", &name).await?;
     b.click("[data-testid='exempt-row'] a").await?;
     b.wait_text("[data-testid='finding-exemption']", &format!("exemption #{id}")).await?;
+    // The link the requester started from still names the same finding, and
+    // shows it as it is now: Exempt, with no request form.
+    b.wait_path(&format!("/findings/{finding}")).await?;
+    b.open(&format!("{}/findings/{finding}", server.base)).await?;
+    b.wait_text("[data-testid='finding-exemption']", &format!("exemption #{id}")).await?;
+    b.wait_text("[data-testid='finding-history']", "Exempt").await?;
+    anyhow::ensure!(
+        b.client.find_all(fantoccini::Locator::Css("[data-testid='request-panel']")).await?.is_empty(),
+        "an exempt finding offers no exemption request"
+    );
 
     // Its time passes: the job expires it and the finding is NonCompliant again.
     sqlx::query("update exemptions set expires_on = now() - interval '1 second' where id = $1")
@@ -464,6 +525,9 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
     ))
     .await?;
     b.wait_text("[data-testid='findings-count']", "1 finding").await?;
+    b.open(&format!("{}/findings/{finding}", server.base)).await?;
+    b.wait_text("[data-testid='finding-history']", "changed").await?;
+    b.wait_text("[data-testid='request-panel']", "Request an exemption").await?;
     b.open(&format!("{}/exemptions/{id}", server.base)).await?;
     b.wait_text("[data-testid='exemption-state']", "expired").await?;
     b.wait_text("[data-testid='exemption-history']", "system:expiry").await?;

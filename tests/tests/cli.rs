@@ -48,11 +48,22 @@ async fn account_and_token_commands_work_on_an_empty_database_and_are_audited(po
     let refused = attest(&pool, &["user", "grant", "alice", "approver"], None);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("scope"));
-    ok(&attest(&pool, &["user", "grant", "alice", "approver", "--scope", "/subscriptions/S1"], None));
+    ok(&attest(
+        &pool,
+        &["user", "grant", "alice", "approver", "--scope", "/subscriptions/00000000-0000-0000-0000-0000000000A1"],
+        None,
+    ));
     ok(&attest(&pool, &["user", "grant", "alice", "admin"], None));
     let list = ok(&attest(&pool, &["user", "list"], None));
-    assert!(list.contains("approver@/subscriptions/s1") && list.contains("admin"), "{list}");
-    ok(&attest(&pool, &["user", "revoke", "alice", "approver", "--scope", "/subscriptions/s1"], None));
+    assert!(
+        list.contains("approver@/subscriptions/00000000-0000-0000-0000-0000000000a1") && list.contains("admin"),
+        "{list}"
+    );
+    ok(&attest(
+        &pool,
+        &["user", "revoke", "alice", "approver", "--scope", "/subscriptions/00000000-0000-0000-0000-0000000000a1"],
+        None,
+    ));
     ok(&attest(&pool, &["user", "passwd", "alice", "--password-stdin"], Some("another long password\n")));
     ok(&attest(&pool, &["user", "disable", "bob"], None));
     let list = ok(&attest(&pool, &["user", "list"], None));
@@ -129,7 +140,7 @@ async fn attest_import_stores_a_file_once(pool: PgPool) {
     // Evaluation runs on import: Microsoft's example account document lists
     // no approved private endpoint connection, so it fails that control.
     let failing: Vec<String> = sqlx::query_scalar(
-        "select control from findings where state = 'NonCompliant' and control = 'attest-network-private-endpoint'",
+        "select control from finding_spans where state = 'NonCompliant' and control = 'attest-network-private-endpoint'",
     )
     .fetch_all(&pool)
     .await
@@ -185,8 +196,8 @@ async fn attest_policy_import_assigns_azure_built_ins_and_refuses_missing_parame
     assert!(out.starts_with("imported definition fe3fd216-4f83-4fc1-8984-2bbec80a3418"), "{out}");
     assert!(out.contains("assigned as") && out.contains("1 snapshot(s) evaluated again"), "{out}");
     let states: Vec<String> = sqlx::query_scalar(
-        "select f.state from findings f where f.control = 'fe3fd216-4f83-4fc1-8984-2bbec80a3418'
-            and f.evaluation_id = (select max(id) from evaluations)",
+        "select s.state from finding_spans s where s.control = 'fe3fd216-4f83-4fc1-8984-2bbec80a3418'
+            and s.until_eval is null",
     )
     .fetch_all(&pool)
     .await

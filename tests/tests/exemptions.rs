@@ -301,8 +301,9 @@ async fn requests_are_validated_field_by_field(pool: PgPool) {
     let id = request(&pool, &rita, scoped).await.unwrap();
     let done = decide(&pool, &person("anna", &[(Role::Approver, &sub)]), id, Decision::Approve, "ok").await.unwrap();
     let in_scope: i64 = sqlx::query_scalar(
-        "select count(*) from findings where assignment_id = $1 and resource_id like $2 || '/%'
-            and evaluation_id = (select max(id) from evaluations) and exemption_id = $3",
+        "select count(*) from finding_spans s join finding_keys k on k.id = s.finding_id
+          where k.assignment_id = $1 and s.resource_id like $2 || '/%'
+            and s.until_eval is null and s.chain not like '~%' and s.exemption_id = $3",
     )
     .bind(&f.assignment_id)
     .bind(&sub)
@@ -366,4 +367,20 @@ async fn a_reminder_goes_to_the_webhook_once(pool: PgPool) {
     assert_eq!(body["exemption"]["requested_by"], "rita");
     // Reminded once: the next run posts nothing.
     assert!(server::jobs::exemptions_once(&pool, Some((&client, &url))).await.unwrap().reminded.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_second_pending_request_for_the_same_finding_is_refused_naming_the_first(pool: PgPool) {
+    evaluated(&pool, &demo::generate(8, 5)).await;
+    let f = finding(&pool, "attest-identity-managed-identity", "NonCompliant").await;
+    let rita = person("rita", &[(Role::Requester, "/")]);
+    let ross = person("ross", &[(Role::Requester, "/")]);
+    let first = request(&pool, &rita, asked(f.id, 10)).await.unwrap();
+    match request(&pool, &ross, asked(f.id, 20)).await {
+        Err(CoreError::Conflict(m)) => assert!(m.contains(&format!("exemption #{first}")), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Once the first is withdrawn, asking again is fine.
+    decide(&pool, &rita, first, Decision::Withdraw, "asked twice").await.unwrap();
+    request(&pool, &ross, asked(f.id, 20)).await.unwrap();
 }

@@ -324,8 +324,8 @@ fn builtin(file: &str) -> Vec<u8> {
 async fn evidence_is_stored_once_per_distinct_content(pool: PgPool) {
     stored_and_evaluated(&pool, &demo::generate(20, 3)).await;
     let (findings, evidence, linked): (i64, i64, i64) = sqlx::query_as(
-        "select (select count(*) from findings), (select count(*) from finding_evidence),
-                (select count(distinct evidence_hash) from findings)",
+        "select (select count(*) from finding_spans), (select count(*) from finding_evidence),
+                (select count(distinct evidence_hash) from finding_spans)",
     )
     .fetch_one(&pool)
     .await
@@ -450,4 +450,56 @@ async fn imports_that_cannot_be_evaluated_are_refused_and_leave_nothing(pool: Pg
         }
         Err(e) => panic!("{e:?}"),
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_area_filter_lists_its_controls_findings_only(pool: PgPool) {
+    stored_and_evaluated(&pool, &demo::generate(8, 5)).await;
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.unwrap();
+    let area = attest_policy::catalogue::control("attest-network-public-access").unwrap().area.clone();
+    let page = query::list(&pool, &FindingFilter { area: area.clone(), state: "NonCompliant".into(), ..filter() })
+        .await
+        .unwrap();
+    assert!(page.total > 0);
+    assert!(page.findings.iter().all(|f| library.control(&f.control).unwrap().area == area), "{area}");
+    let all = query::list(&pool, &FindingFilter { state: "NonCompliant".into(), ..filter() }).await.unwrap();
+    assert!(page.total < all.total);
+    match query::list(&pool, &FindingFilter { area: "Bogus".into(), ..filter() }).await {
+        Err(CoreError::Invalid { field: "area", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_fails_is_listed_by_default_counted_per_control_and_exported_whole(pool: PgPool) {
+    stored_and_evaluated(&pool, &demo::generate(8, 5)).await;
+    let failing = query::list(&pool, &FindingFilter { failing: true, per_page: 500, ..filter() }).await.unwrap();
+    assert!(failing.findings.iter().all(|f| f.state == "NonCompliant" || f.state == "Error"));
+    let summary = query::summary(&pool).await.unwrap();
+    let fails: i64 =
+        summary.by_state.iter().filter(|(s, _)| s == "NonCompliant" || s == "Error").map(|(_, n)| *n).sum();
+    assert_eq!(failing.total, fails);
+    // The group counts add up, and each is its control's own total.
+    assert_eq!(failing.by_control.iter().map(|(_, n)| n).sum::<i64>(), failing.total);
+    for (control, n) in &failing.by_control {
+        let one =
+            query::list(&pool, &FindingFilter { failing: true, control: control.clone(), ..filter() }).await.unwrap();
+        assert_eq!(one.total, *n, "{control}");
+    }
+    // A named state wins over the failing default.
+    let compliant =
+        query::list(&pool, &FindingFilter { failing: true, state: "Compliant".into(), ..filter() }).await.unwrap();
+    assert!(compliant.total > 0 && compliant.findings.iter().all(|f| f.state == "Compliant"));
+    // The export hands over every match, in the list's order.
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.unwrap();
+    let all = query::list(&pool, &FindingFilter { per_page: 500, ..filter() }).await.unwrap();
+    let mut exported = Vec::new();
+    let n = query::export(&pool, &FindingFilter { per_page: 1, ..filter() }, &library, |rows| {
+        exported.extend(rows.into_iter().map(|r| r.id));
+        async { Ok(()) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(n as i64, all.total);
+    assert_eq!(exported, all.findings.iter().map(|f| f.id).collect::<Vec<_>>());
 }

@@ -318,13 +318,39 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
     let one: serde_json::Value = get(&format!("/findings/{id}")).await.unwrap().json().await.unwrap();
     assert!(one["evidence"]["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{one}");
     assert_eq!(one["history"].as_array().unwrap().len(), 1);
+    let evaluation = one["evaluation_id"].as_i64().unwrap();
+    assert_eq!(one["history"][0]["evaluation_id"], evaluation);
+    assert_eq!(one["present"], true);
+    // A past evaluation is asked for by name, and shows the same finding.
+    let then: serde_json::Value =
+        get(&format!("/findings/{id}?evaluation={evaluation}")).await.unwrap().json().await.unwrap();
+    assert_eq!((then["id"].as_i64(), then["evaluation_id"].as_i64()), (Some(id), Some(evaluation)));
+    // The same filters as CSV: a header, then every match (paging ignored).
+    let res = get("/findings.csv?state=NonCompliant&severity=High&per_page=5").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = res.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("id,control,title,severity,state,delta,first_seen,resource"), "{}", lines[0]);
+    assert_eq!(lines.len() as i64 - 1, body["total"].as_i64().unwrap());
+    assert!(lines[1..].iter().all(|l| l.contains(",High,NonCompliant,")), "{text}");
+    let res = get("/findings.csv?state=Broken").await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_evaluation = format!("/findings/{id}?evaluation=999999");
+    let bad_snapshot = format!("/findings/{id}?snapshot=00000000-0000-0000-0000-000000000000");
+    let not_a_number = format!("/findings/{id}?evaluation=latest");
 
     for (path, field) in [
         ("/findings?state=Broken", "state"),
         ("/findings?per_page=100000", "page"),
         ("/findings?colour=blue", "colour"),
         ("/findings?snapshot=not-a-uuid", "snapshot"),
+        ("/findings?evaluation=x", "evaluation"),
+        ("/findings?area=Nowhere", "area"),
         ("/findings/abc", "id"),
+        (bad_evaluation.as_str(), "evaluation"),
+        (bad_snapshot.as_str(), "snapshot"),
+        (not_a_number.as_str(), "evaluation"),
     ] {
         let res = get(path).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
@@ -366,8 +392,8 @@ async fn the_exemptions_api_requests_decides_and_answers_403_409_and_422(pool: P
     tx.commit().await.unwrap();
     attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
     let (finding, resource): (i64, String) = sqlx::query_as(
-        "select id, resource_id from findings
-          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by id limit 1",
+        "select finding_id, resource_id from finding_spans
+          where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by finding_id limit 1",
     )
     .fetch_one(&pool)
     .await

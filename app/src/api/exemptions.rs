@@ -173,6 +173,7 @@ pub async fn exemption(id: i64) -> Result<ExemptionDetailView, AppError> {
                 control: b.control.clone(),
                 reference_id: b.reference_id.clone(),
                 state: b.state.clone(),
+                now: b.now.clone(),
                 evidence_hash: b.evidence_hash.clone(),
             })
             .collect(),

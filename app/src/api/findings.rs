@@ -15,27 +15,40 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
     let pool = pool()?;
     // Exempted findings are shown apart, unless they are what is asked for.
     let exclude_state = if query.state.is_empty() { "Exempt".to_string() } else { String::new() };
+    // What fails, unless a state is chosen or every state is asked for.
+    let failing = query.state.is_empty() && !query.all;
     let filter = FindingFilter {
         snapshot: None,
+        evaluation: None,
         state: query.state,
         severity: query.severity,
         control: query.control,
         framework: query.framework,
+        area: query.area,
         subscription: query.subscription,
         resource: query.resource,
         exclude_state,
+        failing,
         page: query.page.max(1),
         per_page: PAGE_SIZE,
     };
     let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
     let page = fq::list_with(&pool, &filter, &library).await.map_err(|e| fail(core(e)))?;
     let exempt = if filter.state.is_empty() {
-        let f = FindingFilter { state: "Exempt".into(), exclude_state: String::new(), page: 1, ..filter.clone() };
+        let f = FindingFilter {
+            state: "Exempt".into(),
+            exclude_state: String::new(),
+            failing: false,
+            page: 1,
+            ..filter.clone()
+        };
         fq::list_with(&pool, &f, &library).await.map_err(|e| fail(core(e)))?
     } else {
         attest_core::findings::FindingsPage {
             snapshot_id: None,
+            evaluation_id: None,
             total: 0,
+            by_control: vec![],
             page: 1,
             per_page: PAGE_SIZE,
             findings: vec![],
@@ -62,14 +75,20 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         },
         None => (None, vec![]),
     };
+    let names = match page.snapshot_id {
+        Some(s) => attest_core::snapshot::browse::subscription_names(&pool, s).await.map_err(|e| fail(core(e)))?,
+        None => Default::default(),
+    };
     Ok(FindingsView {
         snapshot_id: page.snapshot_id.map(|s| s.to_string()),
         snapshot_at,
         total: page.total,
         page: page.page,
         pages: (page.total + PAGE_SIZE - 1) / PAGE_SIZE,
-        items: page.findings.into_iter().map(shape::item).collect(),
-        exempt: exempt.findings.into_iter().map(shape::item).collect(),
+        group_counts: page.by_control.clone(),
+        failing_only: failing,
+        items: page.findings.into_iter().map(|r| shape::item(r, &names)).collect(),
+        exempt: exempt.findings.into_iter().map(|r| shape::item(r, &names)).collect(),
         exempt_total: exempt.total,
         controls: attest_policy::catalogue::controls()
             .iter()
@@ -77,18 +96,34 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
             .map(|c| (c.definition.name.clone(), c.definition.display_name.clone()))
             .collect(),
         frameworks: fq::frameworks(),
+        areas: library
+            .controls()
+            .map(|c| c.area.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         subscriptions,
     })
 }
 
+/// One finding by its stable id: as it is now, or at a past evaluation
+/// (`evaluation`, or a `snapshot`'s current evaluation) when one is named.
 #[server(endpoint = "fn/findings/get")]
-pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
+pub async fn finding(id: i64, snapshot: Option<String>, evaluation: Option<i64>) -> Result<FindingDetail, AppError> {
     use crate::ssr::{core, fail, fmt_time, pool, require};
     use attest_core::findings::query as fq;
     let me = require(&[]).await?;
     let pool = pool()?;
     let library = attest_core::findings::definitions::Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
-    let (row, history) = fq::get_with(&pool, id, &library).await.map_err(|e| fail(core(e)))?;
+    let snapshot = match snapshot.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(uuid::Uuid::parse_str(s).map_err(|_| {
+            fail(AppError::Invalid { field: "snapshot".into(), message: format!("{s:?} is not a snapshot id") })
+        })?),
+        None => None,
+    };
+    let past = snapshot.is_some() || evaluation.is_some();
+    let at = if past { fq::At::resolve(&pool, snapshot, evaluation).await.map_err(|e| fail(core(e)))? } else { None };
+    let (row, history) = fq::get_with(&pool, id, at.as_ref(), &library).await.map_err(|e| fail(core(e)))?;
     let exemption = match row.exemption_id {
         Some(e) => sqlx::query_scalar!("select category from exemptions where id = $1", e)
             .fetch_optional(&pool)
@@ -129,6 +164,9 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
     });
     Ok(FindingDetail {
         snapshot_id: row.snapshot_id.to_string(),
+        evaluation_id: row.evaluation_id,
+        past,
+        present: row.present,
         resource_href,
         assignment_id: row.assignment_id.clone(),
         effect: row.effect.clone().unwrap_or_default(),
@@ -157,13 +195,15 @@ pub async fn finding(id: i64) -> Result<FindingDetail, AppError> {
         history: history
             .into_iter()
             .map(|h| crate::model::HistoryView {
-                finding_id: h.finding_id,
+                evaluation_id: h.evaluation_id,
                 snapshot_at: fmt_time(h.finished_at),
+                evaluated_at: fmt_time(h.evaluated_at),
+                reason: h.reason,
                 state: h.state,
                 delta: h.delta,
             })
             .collect(),
-        item: shape::item(row),
+        item: shape::item(row, &Default::default()),
         exemption,
         may_request,
         requests,
@@ -187,7 +227,7 @@ pub async fn compliance_summary() -> Result<ComplianceView, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod shape {
+pub(crate) mod shape {
     use crate::model::FindingItem;
     use attest_core::findings::FindingRow;
 
@@ -202,8 +242,22 @@ mod shape {
         }
     }
 
-    pub fn item(r: FindingRow) -> FindingItem {
+    /// The account named in an ARM id (`…/accounts/{name}/…`), if any.
+    pub fn account_of(resource_id: &str) -> String {
+        let mut parts = resource_id.split('/');
+        while let Some(p) = parts.next() {
+            if p.eq_ignore_ascii_case("accounts") {
+                return parts.next().unwrap_or_default().to_string();
+            }
+        }
+        String::new()
+    }
+
+    pub fn item(r: FindingRow, subscriptions: &std::collections::HashMap<String, String>) -> FindingItem {
+        let subscription = r.subscription_id.clone().unwrap_or_default();
         FindingItem {
+            account: account_of(&r.resource_id),
+            subscription: subscriptions.get(&format!("/subscriptions/{subscription}")).cloned().unwrap_or(subscription),
             id: r.id,
             resource_name: r.resource_id.rsplit('/').next().unwrap_or_default().to_string(),
             control: r.control,
@@ -235,6 +289,35 @@ pub async fn framework(name: String) -> Result<crate::model::FrameworkView, AppE
     }
     let counts = fq::counts_by_control(&pool()?).await.map_err(|e| fail(core(e)))?;
     let evaluated = !counts.is_empty();
+    // Requirement → controls, per framework, from the catalogue's mappings.
+    let mapping = |framework: &str| {
+        let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for c in attest_policy::catalogue::controls() {
+            for id in c.frameworks.get(framework).into_iter().flatten() {
+                m.entry(id.clone()).or_default().push(c.definition.name.clone());
+            }
+        }
+        m
+    };
+    use attest_core::findings::frameworks::score;
+    let scores: Vec<crate::model::FrameworkScoreView> = frameworks
+        .iter()
+        .map(|f| {
+            let s = score(f, &mapping(f), &counts);
+            crate::model::FrameworkScoreView {
+                name: s.name,
+                passing: s.passing,
+                failing: s.failing,
+                not_assessed: s.not_assessed,
+                percent: s.percent,
+            }
+        })
+        .collect();
+    let states: std::collections::HashMap<String, String> = score(&name, &mapping(&name), &counts)
+        .requirements
+        .into_iter()
+        .map(|r| (r.id, format!("{:?}", r.state)))
+        .collect();
     let mut requirements: std::collections::BTreeMap<String, Vec<RequirementControl>> = Default::default();
     for c in attest_policy::catalogue::controls() {
         let Some(ids) = c.frameworks.get(&name) else { continue };
@@ -253,7 +336,11 @@ pub async fn framework(name: String) -> Result<crate::model::FrameworkView, AppE
     Ok(FrameworkView {
         frameworks,
         name,
-        requirements: requirements.into_iter().map(|(id, controls)| Requirement { id, controls }).collect(),
+        requirements: requirements
+            .into_iter()
+            .map(|(id, controls)| Requirement { state: states.get(&id).cloned().unwrap_or_default(), id, controls })
+            .collect(),
+        scores,
         evaluated,
     })
 }

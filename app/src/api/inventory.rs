@@ -70,7 +70,36 @@ pub async fn resource(snapshot: String, kind: String, id: String) -> Result<Reso
     } else {
         Default::default()
     };
+    // Its findings, and those of what hangs off it (an account's deployments).
+    let findings = {
+        use attest_core::findings::{definitions::Library, query as fq, FindingFilter};
+        let library = Library::load_pool(&pool).await.map_err(|e| fail(core(e)))?;
+        let filter = FindingFilter {
+            snapshot: Some(snapshot_id),
+            resource: item.resource_id.clone(),
+            page: 1,
+            per_page: 200,
+            ..Default::default()
+        };
+        match fq::list_with(&pool, &filter, &library).await {
+            Ok(page) => page,
+            // Not evaluated (an import that failed evaluation): no findings.
+            Err(attest_core::CoreError::Invalid { .. }) => attest_core::findings::FindingsPage {
+                snapshot_id: None,
+                evaluation_id: None,
+                total: 0,
+                by_control: vec![],
+                page: 1,
+                per_page: 200,
+                findings: vec![],
+            },
+            Err(e) => return Err(fail(core(e))),
+        }
+    };
+    let names = browse::subscription_names(&pool, snapshot_id).await.map_err(|e| fail(core(e)))?;
     Ok(ResourceView {
+        findings_total: findings.total,
+        findings: findings.findings.into_iter().map(|r| crate::api::findings::shape::item(r, &names)).collect(),
         header: shape::header(&header),
         kind_label: shape::kind_label(&kind),
         resource_id: item.body["id"].as_str().unwrap_or(&item.resource_id).to_string(),

@@ -1,6 +1,6 @@
 //! Who is signed in; signing in and out.
 
-use crate::model::{AppError, SessionUser};
+use crate::model::{AppError, Flash, SessionUser};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -16,6 +16,20 @@ pub(crate) fn session_user(p: &attest_core::Principal) -> SessionUser {
 #[server(endpoint = "fn/session/current")]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     Ok(crate::ssr::current().await?.as_ref().map(session_user))
+}
+
+/// The message the last form post left for `page` (`import`, `assignments`,
+/// `finding:{id}`), taken once. Kept in the session, never in the URL, so a
+/// link cannot put words on a page.
+#[server(endpoint = "fn/session/flash")]
+pub async fn take_flash(page: String) -> Result<Option<Flash>, AppError> {
+    use crate::ssr::{fail, require};
+    require(&[]).await?;
+    if page.len() > 64 {
+        return Err(fail(AppError::Invalid { field: "page".into(), message: "at most 64 characters".into() }));
+    }
+    let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| fail(AppError::Internal))?;
+    Ok(session.remove::<Flash>(&format!("flash:{page}")).await.ok().flatten())
 }
 
 /// Signs in with a local account; answers where to go next.

@@ -47,6 +47,11 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                             r.join(", ")
                         };
                         view! {
+                            // On narrow screens the navigation folds behind
+                            // this toggle: a checkbox, so it works before
+                            // (and without) hydration.
+                            <input type="checkbox" id="nav-toggle" class="nav-toggle"/>
+                            <label for="nav-toggle" class="nav-toggle-label" data-testid="nav-toggle">"Menu"</label>
                             <nav class="mainnav" aria-label="Main">
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>

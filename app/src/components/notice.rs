@@ -10,6 +10,11 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
         AppError::Forbidden => ("403 · Not allowed", "Ask an admin for a role that includes this page."),
         AppError::Unauthorized => ("401 · Signed out", "Your session has ended. Sign in again to continue."),
         AppError::NotFound(_) => ("404 · Not found", "Check the address, or go back to the dashboard."),
+        // A bad parameter in the address (a filter, an id): say which.
+        AppError::Invalid { .. } => (
+            "This address asks for something that does not exist",
+            "Correct it, or start again from the page's own links.",
+        ),
         _ => ("Something went wrong", "Try again; if it keeps happening, tell your administrator."),
     };
     view! {
@@ -22,10 +27,50 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
 }
 
-/// An inline error under a form.
+/// The one-time message a form post left for a page (see [`FlashNote`]).
+pub type FlashResource = Resource<Result<Option<crate::model::Flash>, AppError>>;
+
+/// Asks for the message left for the page `page()` names. Create it at the
+/// top of the page component: server rendering waits for resources made
+/// there, not for ones made while a suspended section renders.
+pub fn flash_for(page: impl Fn() -> String + Send + Sync + 'static) -> FlashResource {
+    Resource::new(page, crate::api::session::take_flash)
+}
+
+/// The one-time message a form post left for this page, if any: an error
+/// (`{testid}-error`) or a confirmation (`{testid}-ok`).
+#[component]
+pub fn FlashNote(flash: FlashResource, testid: &'static str, #[prop(optional)] prefix: &'static str) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                flash.await.ok().flatten().map(|f| if f.error {
+                    view! { <p class="form-error panel" role="alert" data-testid=format!("{testid}-error")>{format!("{prefix}{}", f.text)}</p> }.into_any()
+                } else {
+                    view! { <p class="form-ok panel" role="status" data-testid=format!("{testid}-ok")>{f.text}</p> }.into_any()
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// An inline error under a form. An exemption it names ("exemption #12")
+/// becomes a link to it.
 #[component]
 pub fn FormError(error: AppError) -> impl IntoView {
-    view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+    let text = error.to_string();
+    let linked = text.find("exemption #").and_then(|at| {
+        let digits: String = text[at + 11..].chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some((at, digits))
+    });
+    match linked {
+        Some((at, id)) => {
+            let (before, rest) = text.split_at(at);
+            let after = rest[11 + id.len()..].to_string();
+            view! { <p class="form-error" role="alert">{before.to_string()}<a href=format!("/exemptions/{id}") data-testid="error-link">{format!("exemption #{id}")}</a>{after}</p> }.into_any()
+        }
+        None => view! { <p class="form-error" role="alert">{text}</p> }.into_any(),
+    }
 }
 
 /// A secret shown exactly once, with a warning that it cannot be shown again.

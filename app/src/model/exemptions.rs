@@ -70,6 +70,8 @@ pub struct BindingView {
     pub control: String,
     pub reference_id: String,
     pub state: String,
+    /// Its state now ("gone" when no longer evaluated).
+    pub now: String,
     pub evidence_hash: String,
 }
 

@@ -11,9 +11,13 @@ pub struct FindingsQuery {
     pub severity: String,
     pub control: String,
     pub framework: String,
+    /// A control area: the controls in it.
+    pub area: String,
     pub subscription: String,
     pub resource: String,
     pub page: i64,
+    /// Every state, not only what fails (the default).
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +28,10 @@ pub struct FindingItem {
     pub resource_id: String,
     pub resource_name: String,
     pub resource_type: String,
+    /// The account the resource is or belongs to (its name), if any.
+    pub account: String,
+    /// The subscription's display name (its id when the snapshot has none).
+    pub subscription: String,
     pub state: String,
     pub severity: String,
     pub area: String,
@@ -40,6 +48,10 @@ pub struct FindingsView {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// Matching findings per control (the group headings' counts).
+    pub group_counts: Vec<(String, i64)>,
+    /// True when only failing findings are listed (no state chosen, not all).
+    pub failing_only: bool,
     pub items: Vec<FindingItem>,
     /// Exempted findings matching the other filters, shown apart (first page).
     pub exempt: Vec<FindingItem>,
@@ -47,6 +59,8 @@ pub struct FindingsView {
     /// (name, title) of every control, for the filter.
     pub controls: Vec<(String, String)>,
     pub frameworks: Vec<String>,
+    /// Every control area, for the filter.
+    pub areas: Vec<String>,
     /// The subscriptions the snapshot covers.
     pub subscriptions: Vec<String>,
 }
@@ -64,8 +78,11 @@ pub struct ReasonView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryView {
-    pub finding_id: i64,
+    pub evaluation_id: i64,
     pub snapshot_at: String,
+    pub evaluated_at: String,
+    /// Why it was evaluated: "import", or what changed.
+    pub reason: String,
     pub state: String,
     pub delta: String,
 }
@@ -74,6 +91,12 @@ pub struct HistoryView {
 pub struct FindingDetail {
     pub item: FindingItem,
     pub snapshot_id: String,
+    /// The evaluation shown.
+    pub evaluation_id: i64,
+    /// True when a past evaluation was asked for (`?evaluation=`/`?snapshot=`).
+    pub past: bool,
+    /// False when the finding is no longer evaluated (its last state is shown).
+    pub present: bool,
     /// The resource page's link inside its snapshot, when it has one.
     pub resource_href: Option<String>,
     pub assignment_id: String,
@@ -122,14 +145,28 @@ pub struct RequirementControl {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirement {
     pub id: String,
+    /// Passing, Failing or NotAssessed.
+    pub state: String,
     pub controls: Vec<RequirementControl>,
+}
+
+/// A framework's score: requirements passing, failing and not assessed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkScoreView {
+    pub name: String,
+    pub passing: usize,
+    pub failing: usize,
+    pub not_assessed: usize,
+    pub percent: Option<f64>,
 }
 
 /// A framework: its requirements, the controls mapped to each, and how the
 /// newest evaluated snapshot fares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameworkView {
     pub frameworks: Vec<String>,
+    /// Every framework's score, in the order of `frameworks`.
+    pub scores: Vec<FrameworkScoreView>,
     pub name: String,
     pub requirements: Vec<Requirement>,
     pub evaluated: bool,

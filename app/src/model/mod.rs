@@ -20,6 +20,13 @@ pub struct GrantView {
     pub scope: String,
 }
 
+/// A one-time message a form handler left for a page (in the session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub error: bool,
+    pub text: String,
+}
+
 /// The signed-in user, as the layout and pages need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
@@ -217,6 +224,9 @@ pub struct ResourceView {
     pub fields: Vec<(String, String)>,
     /// The ARM document as collected, pretty-printed.
     pub raw: String,
+    /// Its findings (and its children's) in the snapshot's current evaluation.
+    pub findings: Vec<crate::model::FindingItem>,
+    pub findings_total: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,34 +10,44 @@ use crate::{
     },
 };
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn Assignments() -> impl IntoView {
     let update = ServerAction::<UpdateAssignment>::new();
     let rows = Resource::new(move || update.version().get(), |_| list_assignments());
-    let query = use_query_map();
-    let imported = move || query.with(|q| q.get("imported"));
-    let import_error = move || query.with(|q| q.get("error"));
+    let flash = Resource::new(|| (), |_| crate::api::session::take_flash("assignments".into()));
     view! {
         <Layout title="Assignments">
             <h1>"Control assignments"</h1>
             <p class="muted">"Every control applies at the tenant root unless changed here. Set the effect to Disabled to switch a control off; excluded scopes (notScopes) leave resources out of evaluation; DoNotEnforce still evaluates. Saving evaluates the newest snapshot of every scope again."</p>
             {action_outcome(update.value(), "Saved; the newest snapshots were evaluated again.")}
-            <details class="panel" data-testid="import-panel" open={import_error().is_some()}>
-                <summary>"Import an Azure Policy definition"</summary>
-                <p class="muted">"A definition or initiative file exactly as Azure publishes it (Azure's built-ins, or your own). Import an initiative's definitions before the initiative. Assigned at the tenant root, it is evaluated with Attest's controls, and the newest snapshot of every scope is evaluated again at once. Importing the same name again replaces the definition."</p>
-                <form method="post" action="/admin/definitions" enctype="multipart/form-data" class="form" data-testid="import-form">
-                    <label for="import-file">"Definition or initiative (.json)"</label>
-                    <input id="import-file" type="file" name="file" accept=".json,application/json" required/>
-                    <label for="import-parameters">"Assignment parameters (JSON; required for parameters without a default)"</label>
-                    <textarea id="import-parameters" name="parameters" rows="3" maxlength="16384" placeholder="{\"effect\": \"Audit\"}"></textarea>
-                    <label class="check"><input type="checkbox" name="assign" value="1" checked/>" Assign at the tenant root"</label>
-                    <button type="submit" class="btn btn-primary">"Import"</button>
-                </form>
-            </details>
-            {imported().map(|name| view! { <p class="form-ok panel" role="status" data-testid="import-ok">{format!("Imported {name}.")}</p> })}
-            {import_error().map(|e| view! { <p class="form-error" role="alert" data-testid="import-error">{e}</p> })}
+            // The import form's outcome, left in the session by its handler;
+            // after an error the form stays open to try again.
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let flash = flash.await.ok().flatten();
+                    let open = flash.as_ref().is_some_and(|f| f.error);
+                    view! {
+                        {flash.map(|f| if f.error {
+                            view! { <p class="form-error panel" role="alert" data-testid="import-error">{f.text}</p> }.into_any()
+                        } else {
+                            view! { <p class="form-ok panel" role="status" data-testid="import-ok">{f.text}</p> }.into_any()
+                        })}
+                    <details class="panel" data-testid="import-panel" open=open>
+                        <summary>"Import an Azure Policy definition"</summary>
+                        <p class="muted">"A definition or initiative file exactly as Azure publishes it (Azure's built-ins, or your own). Import an initiative's definitions before the initiative. Assigned at the tenant root, it is evaluated with Attest's controls, and the newest snapshot of every scope is evaluated again at once. Importing the same name again replaces the definition."</p>
+                        <form method="post" action="/admin/definitions" enctype="multipart/form-data" class="form" data-testid="import-form">
+                            <label for="import-file">"Definition or initiative (.json)"</label>
+                            <input id="import-file" type="file" name="file" accept=".json,application/json" required/>
+                            <label for="import-parameters">"Assignment parameters (JSON; required for parameters without a default)"</label>
+                            <textarea id="import-parameters" name="parameters" rows="3" maxlength="16384" placeholder="{\"effect\": \"Audit\"}"></textarea>
+                            <label class="check"><input type="checkbox" name="assign" value="1" checked/>" Assign at the tenant root"</label>
+                            <button type="submit" class="btn btn-primary">"Import"</button>
+                        </form>
+                    </details>
+                    }
+                })}
+            </Suspense>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rows.await {

@@ -21,10 +21,18 @@ fn Bars(label: &'static str, rows: Vec<(String, i64)>, link: fn(&str) -> Finding
                 view! {
                     <ul class="bars">
                         {rows.into_iter().map(|(k, n)| {
-                            let width = format!("width: {}%", (n * 100 / max).max(1));
+                            // An SVG attribute, not an inline style: the CSP
+                            // refuses style attributes.
+                            let width = (n * 100 / max).max(1).to_string();
                             let target = href(&link(&k));
                             view! {
-                                <li><a href=target>{k}</a><span class="bar-track"><span class="bar" style=width></span></span><span>{n}</span></li>
+                                <li>
+                                    <a href=target>{k}</a>
+                                    <svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
+                                        <rect class="bar" x="0" y="0" height="10" width=width rx="2"/>
+                                    </svg>
+                                    <span>{n}</span>
+                                </li>
                             }
                         }).collect_view()}
                     </ul>
@@ -34,28 +42,45 @@ fn Bars(label: &'static str, rows: Vec<(String, i64)>, link: fn(&str) -> Finding
     }
 }
 
-/// The compliance trend across snapshots of the newest scope, as a line.
+/// The compliance trend across snapshots of the newest scope: a line over
+/// a 0–100% axis, dated, each point labelled with its value.
 #[component]
 fn Trend(points: Vec<(String, f64)>) -> impl IntoView {
     let n = points.len();
-    let (w, h) = (400.0, 100.0);
-    let xy: Vec<(f64, f64)> = points
-        .iter()
-        .enumerate()
-        .map(|(i, (_, p))| {
-            let x = if n > 1 { 10.0 + i as f64 * (w - 20.0) / (n - 1) as f64 } else { w / 2.0 };
-            (x, h - 5.0 - p.clamp(0.0, 100.0) * (h - 10.0) / 100.0)
-        })
-        .collect();
+    // The plot area inside the 440 × 140 view box; the rest holds the axes.
+    let (left, right, top, bottom) = (44.0, 430.0, 16.0, 110.0);
+    let x_of = |i: usize| {
+        if n > 1 {
+            left + 10.0 + i as f64 * (right - left - 20.0) / (n - 1) as f64
+        } else {
+            (left + right) / 2.0
+        }
+    };
+    let y_of = |p: f64| bottom - p.clamp(0.0, 100.0) * (bottom - top) / 100.0;
+    let xy: Vec<(f64, f64)> = points.iter().enumerate().map(|(i, (_, p))| (x_of(i), y_of(*p))).collect();
     let line = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
     let label = points.iter().map(|(d, p)| format!("{d}: {p:.1}%")).collect::<Vec<_>>().join("; ");
+    // Dates under the first, the last and (when there are many) a few between.
+    let step = n.div_ceil(6).max(1);
+    let dated: Vec<usize> = (0..n).filter(|i| i % step == 0 || *i + 1 == n).collect();
+    let values = n <= 12;
     view! {
         <section class="panel" data-testid="trend">
             <h2>"Compliance across snapshots"</h2>
-            <svg class="trend" viewBox="0 0 400 100" role="img" aria-label={format!("Compliance trend: {label}")}>
+            <svg class="trend" viewBox="0 0 440 140" role="img" aria-label={format!("Compliance trend: {label}")}>
+                {[0.0, 50.0, 100.0].into_iter().map(|p| {
+                    let y = format!("{:.1}", y_of(p));
+                    view! {
+                        <line class="grid" x1={left.to_string()} x2={right.to_string()} y1=y.clone() y2=y.clone()/>
+                        <text class="axis" x={(left - 6.0).to_string()} y=y text-anchor="end" dominant-baseline="middle">{format!("{p:.0}%")}</text>
+                    }
+                }).collect_view()}
+                <line class="axis-line" x1={left.to_string()} x2={left.to_string()} y1={top.to_string()} y2={bottom.to_string()}/>
                 <polyline points=line/>
-                {xy.into_iter().zip(points.clone()).map(|((x, y), (d, p))| view! {
+                {xy.iter().copied().zip(points.clone()).enumerate().map(|(i, ((x, y), (d, p)))| view! {
                     <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="3"><title>{format!("{d}: {p:.1}%")}</title></circle>
+                    {values.then(|| view! { <text class="value" x={format!("{x:.1}")} y={format!("{:.1}", y - 7.0)} text-anchor="middle">{format!("{p:.0}%")}</text> })}
+                    {dated.contains(&i).then(|| view! { <text class="axis" x={format!("{x:.1}")} y="128" text-anchor="middle">{d.clone()}</text> })}
                 }).collect_view()}
             </svg>
             <p class="muted">{label}</p>
@@ -83,7 +108,7 @@ fn Compliance(c: ComplianceView) -> impl IntoView {
             <Bars label="Failing by severity" rows=c.failing_by_severity.clone()
                   link=|k| FindingsQuery { state: "NonCompliant".into(), severity: k.into(), ..Default::default() }/>
             <Bars label="Failing by control area" rows=c.failing_by_area.clone()
-                  link=|_| FindingsQuery { state: "NonCompliant".into(), ..Default::default() }/>
+                  link=|k| FindingsQuery { state: "NonCompliant".into(), area: k.into(), ..Default::default() }/>
         </div>
         <Bars label="Failing by framework" rows=c.failing_by_framework.clone()
               link=|k| FindingsQuery { state: "NonCompliant".into(), framework: k.into(), ..Default::default() }/>

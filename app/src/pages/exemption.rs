@@ -107,7 +107,7 @@ pub fn ExemptionPage() -> impl IntoView {
                                     } else {
                                         view! {
                                             <table class="table" data-testid="exemption-bindings">
-                                                <thead><tr><th scope="col">"Finding"</th><th scope="col">"Resource"</th><th scope="col">"Control"</th><th scope="col">"State then"</th><th scope="col">"Evidence (sha256)"</th></tr></thead>
+                                                <thead><tr><th scope="col">"Finding"</th><th scope="col">"Resource"</th><th scope="col">"Control"</th><th scope="col">"State then"</th><th scope="col">"State now"</th><th scope="col">"Evidence (sha256)"</th></tr></thead>
                                                 <tbody>
                                                     {e.bindings.iter().map(|b| view! {
                                                         <tr>
@@ -115,6 +115,7 @@ pub fn ExemptionPage() -> impl IntoView {
                                                             <td><code class="wrap">{b.resource_id.clone()}</code></td>
                                                             <td>{b.control.clone()}{(!b.reference_id.is_empty()).then(|| format!(" ({})", b.reference_id))}</td>
                                                             <td><StateTag state=b.state.clone()/></td>
+                                                            <td>{if b.now == "gone" { view! { <span class="muted">"no longer evaluated"</span> }.into_any() } else { view! { <StateTag state=b.now.clone()/> }.into_any() }}</td>
                                                             <td><code class="muted">{b.evidence_hash.clone()}</code></td>
                                                         </tr>
                                                     }).collect_view()}

@@ -1,11 +1,13 @@
-//! One finding: why it has its state (the conditions and values that
-//! decided), the raw evidence, its history across snapshots, and how to fix it.
+//! One finding, by its stable id: why it has its state (the conditions and
+//! values that decided), the raw evidence, its history across every
+//! evaluation, and how to fix it. `?evaluation=` or `?snapshot=` shows it as
+//! a past evaluation saw it; without them it is shown as it is now.
 
 use crate::{
     api::{exemptions::RequestExemption, findings::finding},
     components::{
         layout::Layout,
-        notice::{ErrorPanel, FormError},
+        notice::{flash_for, ErrorPanel, FlashNote, FormError},
     },
     pages::{exemption_new::RequestFields, findings::StateTag},
 };
@@ -16,11 +18,18 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn FindingPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0));
-    let data = Resource::new(id, finding);
-    let user = expect_context::<crate::UserResource>();
     let query = use_query_map();
-    let error = move || query.with(|q| q.get("error"));
-    let attested = move || query.with(|q| q.get("attested").is_some());
+    let at = move || {
+        query.with(|q| {
+            // A malformed evaluation id is passed on as -1, which the server
+            // names as not existing, rather than silently showing "now".
+            let evaluation = q.get("evaluation").map(|e| e.trim().parse::<i64>().unwrap_or(-1));
+            (q.get("snapshot"), evaluation)
+        })
+    };
+    let data = Resource::new(move || (id(), at()), |(id, (snapshot, evaluation))| finding(id, snapshot, evaluation));
+    let user = expect_context::<crate::UserResource>();
+    let flash = flash_for(move || format!("finding:{}", id()));
     let request = ServerAction::<RequestExemption>::new();
     view! {
         <Layout title="Finding">
@@ -36,6 +45,12 @@ pub fn FindingPage() -> impl IntoView {
                                 <StateTag state=f.item.state.clone()/>
                                 <span class="muted">{format!(" {} severity · {} · effect {} · {} since {}", f.item.severity, f.item.area, f.effect, f.item.delta, f.item.first_seen)}</span>
                             </p>
+                            {f.past.then(|| view! {
+                                <p class="panel notice" data-testid="finding-past">{format!("As evaluation {} saw it (snapshot of {}). ", f.evaluation_id, f.history.iter().find(|h| h.evaluation_id == f.evaluation_id).map(|h| h.snapshot_at.clone()).unwrap_or_default())}<a href={format!("/findings/{}", f.item.id)}>"See it as it is now"</a></p>
+                            })}
+                            {(!f.present).then(|| view! {
+                                <p class="panel notice" data-testid="finding-gone">{format!("No longer evaluated since evaluation {}: its resource or its assignment is gone. This is its last state.", f.evaluation_id)}</p>
+                            })}
                             {f.exemption.clone().map(|(id, category)| view! {
                                 <p class="panel" data-testid="finding-exemption">"Exempt by "<a href={format!("/exemptions/{id}")}>{format!("exemption #{id}")}</a>{format!(" ({category}); underneath, the evaluation below still holds.")}</p>
                             })}
@@ -69,12 +84,11 @@ pub fn FindingPage() -> impl IntoView {
                                     }.into_any()
                                 }}
                             </section>
-                            {attested().then(|| view! { <p class="form-ok panel" role="status" data-testid="attested">"Attested; the snapshot was evaluated again."</p> })}
-                            {(f.effect == "manual").then(|| view! {
+                            <FlashNote flash testid="attest"/>
+                            {(f.effect == "manual" && !f.past && f.present).then(|| view! {
                                 <section class="panel" data-testid="attest-panel">
                                     <h2>"Attestation"</h2>
                                     <p class="muted">"Attest cannot check this control itself. An auditor states whether the resource meets it, with a note and the evidence attached; the statement holds until a later snapshot shows the resource changed."</p>
-                                    {error().map(|e| view! { <p class="form-error" role="alert" data-testid="attest-error">{e}</p> })}
                                     {if may_attest {
                                         view! {
                                             <form method="post" action={format!("/attest/finding/{}", f.item.id)} enctype="multipart/form-data" class="form" data-testid="attest-form">
@@ -100,7 +114,7 @@ pub fn FindingPage() -> impl IntoView {
                                     {f.requests.iter().map(|(id, state)| view! { <a href={format!("/exemptions/{id}")}>{format!("#{id} ({state})")}</a>" " }).collect_view()}
                                 </p>
                             })}
-                            {(f.may_request && f.item.state != "Compliant" && f.item.state != "Exempt").then(|| {
+                            {(f.may_request && !f.past && f.present && f.item.state != "Compliant" && f.item.state != "Exempt").then(|| {
                                 let finding_id = f.item.id.to_string();
                                 view! {
                                     <details class="panel" data-testid="request-panel">
@@ -127,11 +141,13 @@ pub fn FindingPage() -> impl IntoView {
                             <section class="panel">
                                 <h2>"History"</h2>
                                 <table class="table" data-testid="finding-history">
-                                    <thead><tr><th scope="col">"Snapshot"</th><th scope="col">"State"</th><th scope="col">"Change"</th></tr></thead>
+                                    <thead><tr><th scope="col">"Snapshot"</th><th scope="col">"Evaluated"</th><th scope="col">"Why"</th><th scope="col">"State"</th><th scope="col">"Change"</th></tr></thead>
                                     <tbody>
-                                        {f.history.iter().map(|h| view! {
-                                            <tr>
-                                                <td><a href={format!("/findings/{}", h.finding_id)}>{h.snapshot_at.clone()}</a></td>
+                                        {let shown = f.evaluation_id; let fid = f.item.id; f.history.iter().rev().map(move |h| view! {
+                                            <tr class:current=h.evaluation_id == shown>
+                                                <td><a href={format!("/findings/{fid}?evaluation={}", h.evaluation_id)}>{h.snapshot_at.clone()}</a></td>
+                                                <td>{h.evaluated_at.clone()}</td>
+                                                <td>{h.reason.clone()}</td>
                                                 <td><StateTag state=h.state.clone()/></td>
                                                 <td>{h.delta.clone()}</td>
                                             </tr>

@@ -11,23 +11,44 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 /// The list's URL for `q`.
-pub fn href(q: &FindingsQuery) -> String {
+/// The filters of `q` that are set, as URL query pairs.
+fn filters(q: &FindingsQuery) -> form_urlencoded::Serializer<'static, String> {
     let mut url = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("state", &q.state),
         ("severity", &q.severity),
         ("control", &q.control),
         ("framework", &q.framework),
+        ("area", &q.area),
+        ("subscription", &q.subscription),
         ("resource", &q.resource),
     ] {
         if !v.is_empty() {
             url.append_pair(k, v);
         }
     }
+    url
+}
+
+pub fn href(q: &FindingsQuery) -> String {
+    let mut url = filters(q);
+    if q.all {
+        url.append_pair("all", "1");
+    }
     if q.page > 1 {
         url.append_pair("page", &q.page.to_string());
     }
     format!("/findings?{}", url.finish())
+}
+
+/// The same filters as `q`, as the CSV export of `GET /api/v1/findings.csv`
+/// (every matching finding, not one page).
+fn csv_href(q: &FindingsQuery, failing_only: bool) -> String {
+    let mut url = filters(q);
+    if failing_only {
+        url.append_pair("failing", "1");
+    }
+    format!("/api/v1/findings.csv?{}", url.finish())
 }
 
 /// A state as a badge: red for failing, green for passing, grey otherwise.
@@ -53,9 +74,11 @@ pub fn Findings() -> impl IntoView {
                 severity: get("severity"),
                 control: get("control"),
                 framework: get("framework"),
+                area: get("area"),
                 subscription: get("subscription"),
                 resource: get("resource"),
                 page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+                all: q.get("all").is_some_and(|v| v == "1"),
             }
         })
     };
@@ -78,21 +101,47 @@ pub fn Findings() -> impl IntoView {
                         Ok(v) => {
                             let prev = (v.page > 1).then(|| href(&FindingsQuery { page: v.page - 1, ..q.clone() }));
                             let next = (v.page < v.pages).then(|| href(&FindingsQuery { page: v.page + 1, ..q.clone() }));
-                            let mut last_control = String::new();
-                            let rows = v.items.into_iter().map(|f| {
-                                let group = (f.control != last_control).then(|| {
-                                    last_control = f.control.clone();
-                                    view! { <tr class="group-row"><th colspan="5" scope="colgroup">{f.title.clone()}<span class="muted">{format!(" · {} · {}", f.area, f.severity)}</span></th></tr> }
-                                });
+                            // One collapsible group per control, headed by
+                            // how many of its findings match.
+                            let counts: std::collections::HashMap<String, i64> = v.group_counts.iter().cloned().collect();
+                            let mut groups: Vec<(String, Vec<crate::model::FindingItem>)> = Vec::new();
+                            for f in v.items {
+                                match groups.last_mut() {
+                                    Some((c, items)) if *c == f.control => items.push(f),
+                                    _ => groups.push((f.control.clone(), vec![f])),
+                                }
+                            }
+                            let rows = groups.into_iter().map(|(control, items)| {
+                                let open = RwSignal::new(true);
+                                let n = counts.get(&control).copied().unwrap_or(items.len() as i64);
+                                let head = items[0].clone();
                                 view! {
-                                    {group}
-                                    <tr data-testid="finding-row">
-                                        <td><StateTag state=f.state.clone()/></td>
-                                        <td><a href={format!("/findings/{}", f.id)} title={f.resource_id.clone()}>{f.resource_name.clone()}</a></td>
-                                        <td class="muted">{f.resource_type.rsplit('/').next().unwrap_or_default().to_string()}</td>
-                                        <td>{f.delta.clone()}</td>
-                                        <td class="muted nowrap">{f.first_seen.clone()}</td>
-                                    </tr>
+                                    <tbody class="finding-group" class:collapsed=move || !open.get() data-testid="finding-group">
+                                        <tr class="group-row">
+                                            <th colspan="5" scope="colgroup">
+                                                <button type="button" class="group-toggle" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                                                    <span aria-hidden="true">{move || if open.get() { "▾ " } else { "▸ " }}</span>
+                                                    {head.title.clone()}
+                                                </button>
+                                                <span class="muted" data-testid="group-count">{format!(" · {} · {} · {n} {}", head.area, head.severity, if n == 1 { "finding" } else { "findings" })}</span>
+                                            </th>
+                                        </tr>
+                                        {items.into_iter().map(|f| {
+                                            let place = [f.account.clone(), f.subscription.clone()].into_iter().filter(|s| !s.is_empty() && *s != f.resource_name).collect::<Vec<_>>().join(" · ");
+                                            view! {
+                                                <tr data-testid="finding-row" class="finding-row">
+                                                    <td><StateTag state=f.state.clone()/></td>
+                                                    <td>
+                                                        <a href={format!("/findings/{}", f.id)} title={f.resource_id.clone()}>{f.resource_name.clone()}</a>
+                                                        <span class="place muted" data-testid="finding-place">{place}</span>
+                                                    </td>
+                                                    <td class="muted">{f.resource_type.rsplit('/').next().unwrap_or_default().to_string()}</td>
+                                                    <td>{f.delta.clone()}</td>
+                                                    <td class="muted nowrap">{f.first_seen.clone()}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
                                 }
                             }).collect_view();
                             view! {
@@ -119,6 +168,11 @@ pub fn Findings() -> impl IntoView {
                                         {option(String::new(), "any".into(), q.framework.clone())}
                                         {v.frameworks.into_iter().map(|f| option(f.clone(), f, q.framework.clone())).collect_view()}
                                     </select>
+                                    <label for="f-area">"Area"</label>
+                                    <select id="f-area" name="area">
+                                        {option(String::new(), "any".into(), q.area.clone())}
+                                        {v.areas.into_iter().map(|a| option(a.clone(), a, q.area.clone())).collect_view()}
+                                    </select>
                                     <label for="f-subscription">"Subscription"</label>
                                     <select id="f-subscription" name="subscription">
                                         {option(String::new(), "any".into(), q.subscription.clone())}
@@ -126,17 +180,30 @@ pub fn Findings() -> impl IntoView {
                                     </select>
                                     <label for="f-resource">"Resource"</label>
                                     <input id="f-resource" name="resource" type="search" maxlength="200" placeholder="name or /id, its start" value={q.resource.clone()}/>
+                                    {q.all.then(|| view! { <input type="hidden" name="all" value="1"/> })}
                                     <button type="submit" class="btn btn-primary">"Apply"</button>
                                     <a class="btn btn-quiet" href="/findings">"Clear"</a>
                                 </form>
-                                <p class="muted" data-testid="findings-count">{format!("{} {}", v.total, if v.total == 1 { "finding" } else { "findings" })}</p>
+                                <p class="muted" data-testid="findings-count">
+                                    {format!("{} {}", v.total, if v.total == 1 { "finding" } else { "findings" })}
+                                    {if v.failing_only {
+                                        view! { " that fail (NonCompliant or Error) · "<a href={href(&FindingsQuery { all: true, page: 1, ..q.clone() })} data-testid="show-all">"show every state"</a> }.into_any()
+                                    } else if q.all {
+                                        view! { " in every state · "<a href={href(&FindingsQuery { all: false, page: 1, ..q.clone() })} data-testid="show-failing">"show what fails only"</a> }.into_any()
+                                    } else {
+                                        ().into_any()
+                                    }}
+                                    " · "<a href={csv_href(&q, v.failing_only)} data-testid="findings-csv" download="findings.csv">"download as CSV"</a>
+                                </p>
                                 {if v.total == 0 {
                                     view! { <p class="panel empty-state">"No finding matches these filters."</p> }.into_any()
+                                } else if v.page > v.pages {
+                                    view! { <p class="panel empty-state" data-testid="past-last-page">{format!("Page {} is past the last page ({}). ", v.page, v.pages)}<a href={href(&FindingsQuery { page: 1, ..q.clone() })}>"Back to the first page"</a></p> }.into_any()
                                 } else {
                                     view! {
                                         <table class="table" data-testid="findings-table">
                                             <thead><tr><th scope="col">"State"</th><th scope="col">"Resource"</th><th scope="col">"Type"</th><th scope="col">"Change"</th><th scope="col">"First seen"</th></tr></thead>
-                                            <tbody>{rows}</tbody>
+                                            {rows}
                                         </table>
                                     }.into_any()
                                 }}

@@ -2,15 +2,19 @@
 //! server stores it as `attest import` would. The form posts as plain
 //! multipart, so it works before the page has hydrated.
 
-use crate::{components::layout::Layout, UserResource};
+use crate::{
+    components::{
+        layout::Layout,
+        notice::{flash_for, FlashNote},
+    },
+    UserResource,
+};
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn Import() -> impl IntoView {
     let user = expect_context::<UserResource>();
-    let query = use_query_map();
-    let error = move || query.with(|q| q.get("error")).filter(|e| !e.is_empty());
+    let flash = flash_for(|| "import".into());
     view! {
         <Layout title="Import a snapshot">
             <p class="crumbs"><a href="/snapshots">"Snapshots"</a>" / import"</p>
@@ -24,7 +28,7 @@ pub fn Import() -> impl IntoView {
                         }.into_any();
                     }
                     view! {
-                        {error().map(|e| view! { <p class="form-error panel" role="alert" data-testid="import-error">{format!("Not imported: {e}")}</p> })}
+                        <FlashNote flash testid="import" prefix="Not imported: "/>
                         <section class="panel">
                             <form method="post" action="/upload/snapshot" enctype="multipart/form-data" class="form" data-testid="import-form">
                                 <label for="snapshot-file">"Snapshot file (from "<code>"attest scan --out"</code>", JSON or .gz)"</label>

@@ -45,6 +45,29 @@ pub fn ResourcePage() -> impl IntoView {
                                         {r.fields.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
                                     </dl>
                                 </section>
+                                <section class="panel" data-testid="resource-findings">
+                                    <h2>{format!("Findings ({})", r.findings_total)}</h2>
+                                    {if r.findings.is_empty() {
+                                        view! { <p class="muted">"No control applies to it in this snapshot's evaluation."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <table class="table">
+                                                <thead><tr><th scope="col">"State"</th><th scope="col">"Control"</th><th scope="col">"Resource"</th><th scope="col">"Change"</th></tr></thead>
+                                                <tbody>
+                                                    {r.findings.iter().map(|f| view! {
+                                                        <tr>
+                                                            <td><crate::pages::findings::StateTag state=f.state.clone()/></td>
+                                                            <td><a href={format!("/findings/{}", f.id)}>{f.title.clone()}</a><span class="muted">{format!(" · {}", f.severity)}</span></td>
+                                                            <td>{f.resource_name.clone()}</td>
+                                                            <td>{f.delta.clone()}</td>
+                                                        </tr>
+                                                    }).collect_view()}
+                                                </tbody>
+                                            </table>
+                                            {(r.findings_total > r.findings.len() as i64).then(|| view! { <p class="muted">{format!("The first {} of {}; ", r.findings.len(), r.findings_total)}<a href={format!("/findings?all=1&resource={}", r.resource_id.to_lowercase())}>"all of them in the findings list"</a></p> })}
+                                        }.into_any()
+                                    }}
+                                </section>
                                 <section class="panel">
                                     <h2>"ARM document as collected"</h2>
                                     <pre class="raw" data-testid="raw-document">{r.raw}</pre>

@@ -126,14 +126,14 @@ pub(crate) async fn decide_in(
         // Bound to each covered finding as it is now: its evidence hash.
         bound = sqlx::query!(
             r#"insert into exemption_bindings (exemption_id, resource_id, control, reference_id, evidence_hash, finding_id)
-               select distinct on (f.resource_id, f.control, f.reference_id)
-                      $1::bigint, f.resource_id, f.control, f.reference_id, f.evidence_hash, f.id
-                 from findings f
-                where f.evaluation_id in (select id from current_evaluations)
-                  and f.assignment_id = $2 and (f.resource_id = $3 or f.resource_id like $4)
-                  and (cardinality($5::text[]) = 0 or f.control = any($5))
-                  and (cardinality($6::text[]) = 0 or f.reference_id = any($6))
-                order by f.resource_id, f.control, f.reference_id, f.evaluation_id desc"#,
+               select distinct on (s.resource_id, s.control, k.reference_id)
+                      $1::bigint, s.resource_id, s.control, k.reference_id, s.evidence_hash, s.finding_id
+                 from finding_spans s join finding_keys k on k.id = s.finding_id
+                where s.until_eval is null and s.chain in (select chain from current_evaluations)
+                  and k.assignment_id = $2 and (s.resource_id = $3 or s.resource_id like $4)
+                  and (cardinality($5::text[]) = 0 or s.control = any($5))
+                  and (cardinality($6::text[]) = 0 or k.reference_id = any($6))
+                order by s.resource_id, s.control, k.reference_id, s.first_eval desc"#,
             id,
             row.assignment_id,
             row.scope,

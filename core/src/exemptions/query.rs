@@ -56,6 +56,9 @@ pub struct Binding {
     pub evidence_hash: String,
     /// The state it was approved against.
     pub state: String,
+    /// Its state in the current evaluation of its scope ("gone" when it is
+    /// no longer evaluated).
+    pub now: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,9 +143,17 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<ExemptionDetail> {
     .fetch_all(pool)
     .await?;
     let bindings = sqlx::query!(
-        "select b.finding_id, b.resource_id, b.control, b.reference_id, b.evidence_hash, f.state
-           from exemption_bindings b join findings f on f.id = b.finding_id
-          where b.exemption_id = $1 order by b.resource_id, b.control, b.reference_id",
+        r#"select b.finding_id, b.resource_id, b.control, b.reference_id, b.evidence_hash,
+                  coalesce((select s.base_state from finding_spans s
+                             where s.finding_id = b.finding_id and s.evidence_hash = b.evidence_hash
+                             order by s.first_eval limit 1), 'Unknown') as "state!",
+                  coalesce(now.state, 'gone') as "now!"
+             from exemption_bindings b
+             left join lateral (select s.state from finding_spans s
+                                 where s.finding_id = b.finding_id and s.until_eval is null
+                                   and s.chain in (select chain from current_evaluations)
+                                 order by s.first_eval desc limit 1) now on true
+            where b.exemption_id = $1 order by b.resource_id, b.control, b.reference_id"#,
         id
     )
     .fetch_all(pool)
@@ -155,6 +166,7 @@ pub async fn get(pool: &PgPool, id: i64) -> CoreResult<ExemptionDetail> {
         reference_id: r.reference_id,
         evidence_hash: hex::encode(r.evidence_hash),
         state: r.state,
+        now: r.now,
     })
     .collect();
     let approvers: Vec<String> = history

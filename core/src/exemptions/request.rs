@@ -51,11 +51,12 @@ pub(crate) async fn coverage(
     reference_ids: &[String],
 ) -> CoreResult<(i64, Option<String>)> {
     let row = sqlx::query!(
-        r#"select count(*) as "n!", min(f.severity_rank) as rank from findings f
-            where f.evaluation_id in (select id from current_evaluations)
-              and f.assignment_id = $1 and (f.resource_id = $2 or f.resource_id like $3)
-              and (cardinality($4::text[]) = 0 or f.control = any($4))
-              and (cardinality($5::text[]) = 0 or f.reference_id = any($5))"#,
+        r#"select count(*) as "n!", min(s.severity_rank) as rank
+             from finding_spans s join finding_keys k on k.id = s.finding_id
+            where s.until_eval is null and s.chain in (select chain from current_evaluations)
+              and k.assignment_id = $1 and (s.resource_id = $2 or s.resource_id like $3)
+              and (cardinality($4::text[]) = 0 or s.control = any($4))
+              and (cardinality($5::text[]) = 0 or k.reference_id = any($5))"#,
         assignment_id,
         scope,
         like_prefix(scope),
@@ -109,7 +110,7 @@ pub async fn request(pool: &PgPool, who: &Principal, r: NewRequest) -> CoreResul
     let (assignment_id, scope, controls, reference_ids) = match r.finding {
         Some(id) => {
             let f = sqlx::query!(
-                "select assignment_id, control, resource_id, reference_id from findings where id = $1",
+                "select assignment_id, control, resource_id, reference_id from finding_keys where id = $1",
                 id
             )
             .fetch_optional(&mut *tx)
@@ -130,6 +131,31 @@ pub async fn request(pool: &PgPool, who: &Principal, r: NewRequest) -> CoreResul
             (r.assignment_id.clone(), scope.as_str().to_string(), r.controls.clone(), r.reference_ids.clone())
         }
     };
+    let (mut controls, mut reference_ids) = (controls, reference_ids);
+    controls.sort();
+    controls.dedup();
+    reference_ids.sort();
+    reference_ids.dedup();
+    // One pending request per (assignment, scope, controls): a second is
+    // refused with the first's number. The lock serialises two at once.
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 11))", assignment_id, scope)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(first) = sqlx::query_scalar!(
+        "select id from exemptions where state = 'pending' and assignment_id = $1 and scope = $2
+            and controls = $3 and reference_ids = $4 order by id limit 1",
+        assignment_id,
+        scope,
+        &controls,
+        &reference_ids
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        return Err(CoreError::Conflict(format!(
+            "exemption #{first} already asks for this and is pending: decide or withdraw it first"
+        )));
+    }
     let known =
         sqlx::query_scalar!("select exists (select 1 from policy_assignments where id = $1) as \"x!\"", assignment_id)
             .fetch_one(&mut *tx)

@@ -43,8 +43,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
 }
 
 /// Records an attestation (audited), then evaluates the finding's snapshot
-/// again. Returns the attestation's id and the finding's id in the new
-/// evaluation.
+/// again. Returns the attestation's id and the finding's (stable) id.
 pub async fn attest(pool: &PgPool, actor: &str, a: NewAttestation) -> CoreResult<(i64, i64)> {
     if !["Compliant", "NonCompliant"].contains(&a.state.as_str()) {
         return Err(invalid("state", "Compliant or NonCompliant"));
@@ -61,13 +60,18 @@ pub async fn attest(pool: &PgPool, actor: &str, a: NewAttestation) -> CoreResult
     }
     let name: String = a.attachment_name.chars().filter(|c| !c.is_control()).take(200).collect();
     let kind: String = a.attachment_type.chars().filter(|c| !c.is_control()).take(100).collect();
+    // The finding as it is now: its span in the current evaluation of its scope.
     let f = sqlx::query!(
-        "select snapshot_id, assignment_id, control, resource_id, effect from findings where id = $1",
+        r#"select e.snapshot_id, s.control, s.resource_id, s.effect
+             from finding_spans s join current_evaluations c on c.chain = s.chain
+             join evaluations e on e.id = c.id
+            where s.finding_id = $1 and s.until_eval is null
+            order by c.id desc limit 1"#,
         a.finding_id
     )
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| CoreError::NotFound { what: format!("finding {}", a.finding_id) })?;
+    .ok_or_else(|| CoreError::NotFound { what: format!("finding {} in a current evaluation", a.finding_id) })?;
     if f.effect.as_deref() != Some("manual") {
         return Err(invalid("finding", "only manual controls are attested; the others are evaluated"));
     }
@@ -111,17 +115,9 @@ pub async fn attest(pool: &PgPool, actor: &str, a: NewAttestation) -> CoreResult
     )
     .await?;
     tx.commit().await?;
-    let evaluation = reevaluate(pool, f.snapshot_id, actor, &format!("attestation {id}")).await?;
-    let finding = sqlx::query_scalar!(
-        "select id from findings where evaluation_id = $1 and assignment_id = $2 and control = $3 and resource_id = $4",
-        evaluation.id,
-        f.assignment_id,
-        f.control,
-        f.resource_id
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok((id, finding))
+    reevaluate(pool, f.snapshot_id, actor, &format!("attestation {id}")).await?;
+    // A finding keeps its id across evaluations.
+    Ok((id, a.finding_id))
 }
 
 /// The latest attestation of every (control, resource).

@@ -79,6 +79,11 @@ impl Library {
         catalogue::control(key).or_else(|| self.index.get(&key.to_ascii_lowercase()).map(|&i| &self.imported[i]))
     }
 
+    /// Every control: the catalogue's, then the imported definitions.
+    pub fn controls(&self) -> impl Iterator<Item = &Control> {
+        catalogue::controls().iter().chain(self.imported.iter())
+    }
+
     /// The imported definitions, in id order.
     pub fn imported(&self) -> &[Control] {
         &self.imported

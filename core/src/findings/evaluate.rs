@@ -4,8 +4,13 @@
 //! Memory stays bounded on large estates: the account-scoped documents
 //! (accounts and what hangs off them) are evaluated together because they
 //! refer to each other; role assignments, which refer to nothing, stream
-//! through in chunks. Deltas against the previous snapshot are computed by
-//! the insert itself, joining on the previous findings' unique key.
+//! through in chunks.
+//!
+//! Storage grows with change: a finding's state is a span over its chain's
+//! evaluations (see migration 0009). The previous evaluation's membership is
+//! loaded once as compact hashes; each finding evaluated is compared with it,
+//! and only what changed is written (a new span, the old one closed), so a
+//! re-evaluation in which 1% changed writes 1% of the rows.
 
 use super::attest::Attested;
 use super::definitions::Library;
@@ -34,6 +39,8 @@ pub struct Evaluation {
     pub compliance: Option<f64>,
     /// False when the snapshot had been evaluated before (nothing changed).
     pub created: bool,
+    /// Finding spans written: the findings that are new or changed.
+    pub written: usize,
 }
 
 /// Subjects evaluated per batch, and rows per insert statement.
@@ -94,10 +101,14 @@ pub async fn reevaluate(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &
 
 async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again: bool) -> CoreResult<Evaluation> {
     let mut tx = pool.begin().await?;
-    // One evaluation per snapshot at a time; the loser finds the winner's.
-    sqlx::query!("select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))", snapshot_id)
-        .execute(&mut *tx)
-        .await?;
+    let header = sqlx::query!("select scope_key, finished_at from snapshots where id = $1", snapshot_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| CoreError::NotFound { what: format!("snapshot {snapshot_id}") })?;
+    // One evaluation per scope at a time: a chain advances one evaluation
+    // at a time, and of two imports of one snapshot the loser finds the
+    // winner's evaluation.
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended($1, 7))", header.scope_key).execute(&mut *tx).await?;
     if !again {
         if let Some(e) = sqlx::query!(
             "select id, finding_count, compliance from evaluations where snapshot_id = $1 order by id desc limit 1",
@@ -112,31 +123,40 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
                 findings: e.finding_count as usize,
                 compliance: e.compliance,
                 created: false,
+                written: 0,
             });
         }
     }
-    let header = sqlx::query!("select scope_key, finished_at from snapshots where id = $1", snapshot_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| CoreError::NotFound { what: format!("snapshot {snapshot_id}") })?;
-    // Deltas are against the newest evaluation of this scope up to this
-    // snapshot: an earlier snapshot's, or this one's when evaluating again.
-    let previous = sqlx::query_scalar!(
-        r#"select max(e.id) from evaluations e join snapshots s on s.id = e.snapshot_id
-            where s.scope_key = $1 and (s.finished_at < $2 or s.id = $3)"#,
-        header.scope_key,
-        header.finished_at,
-        snapshot_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let chain = chain_of(&mut tx, snapshot_id, &header.scope_key, header.finished_at).await?;
+    let head =
+        sqlx::query_scalar!("select max(id) from evaluations where chain = $1", chain).fetch_one(&mut *tx).await?;
+    // Deltas are against the chain's head, or, for a chain's first
+    // evaluation, against the newest evaluation of an earlier snapshot of
+    // the scope (whatever its chain).
+    let previous = match head {
+        Some(h) => Some(h),
+        None => {
+            sqlx::query_scalar!(
+                r#"select max(e.id) from evaluations e join snapshots s on s.id = e.snapshot_id
+                    where s.scope_key = $1 and s.finished_at < $2"#,
+                header.scope_key,
+                header.finished_at
+            )
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
     let evaluation_id = sqlx::query_scalar!(r#"select nextval(pg_get_serial_sequence('evaluations', 'id')) as "id!""#)
         .fetch_one(&mut *tx)
         .await?;
+    let before = match previous {
+        Some(p) => Membership::load(&mut tx, p).await?,
+        None => Membership::default(),
+    };
 
     let library = Library::load(&mut tx).await?;
     let assignments = super::assignments::current(&mut tx, actor).await?;
-    let target = Target { evaluation_id, snapshot_id, previous, now: header.finished_at };
+    let target = Target { evaluation_id, chain: chain.clone(), continuing: head.is_some(), now: header.finished_at };
 
     // Accounts and everything that hangs off them, together.
     let docs: Vec<Doc> = sqlx::query!(
@@ -164,7 +184,7 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     // applies, whether or not the expiry job has run yet.
     let exemptions = Exemptions::load(&mut tx, OffsetDateTime::now_utc()).await?;
     let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
-    let mut pipeline = Pipeline::new(ctx);
+    let mut pipeline = Pipeline::new(ctx, before);
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
         let rest = subjects.split_off(subjects.len().min(CHUNK));
@@ -202,19 +222,20 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     if !batch.is_empty() {
         pipeline.push(&mut tx, &target, subjects::build(batch)).await?;
     }
-    let totals = pipeline.finish(&mut tx, &target).await?;
+    let (totals, written) = pipeline.finish(&mut tx, &target).await?;
     crate::exemptions::apply::flag_drift(&mut tx, actor, evaluation_id, &totals.drifted).await?;
 
     let compliance = attest_policy::state::compliance_percentage(totals.overall.iter().copied());
     sqlx::query!(
-        "insert into evaluations (id, snapshot_id, previous_evaluation_id, reason, finding_count, compliance)
-         overriding system value values ($1, $2, $3, $4, $5, $6)",
+        "insert into evaluations (id, snapshot_id, previous_evaluation_id, reason, finding_count, compliance, chain)
+         overriding system value values ($1, $2, $3, $4, $5, $6, $7)",
         evaluation_id,
         snapshot_id,
         previous,
         reason,
         totals.findings as i32,
-        compliance
+        compliance,
+        chain
     )
     .execute(&mut *tx)
     .await?;
@@ -246,19 +267,137 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         "snapshot.evaluate",
         &format!("snapshot:{snapshot_id}"),
         json!({"evaluation": evaluation_id, "reason": reason, "findings": totals.findings, "states": totals.by_state,
-               "compliance": compliance, "previous_evaluation": previous}),
+               "compliance": compliance, "previous_evaluation": previous, "chain": chain, "written": written}),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, "snapshot evaluated");
-    Ok(Evaluation { id: evaluation_id, snapshot_id, findings: totals.findings, compliance, created: true })
+    tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, written,
+                   "snapshot evaluated");
+    Ok(Evaluation { id: evaluation_id, snapshot_id, findings: totals.findings, compliance, created: true, written })
+}
+
+/// The chain an evaluation of `snapshot_id` joins: its scope's, when it is
+/// the scope's newest snapshot; else a detached chain of its own, so that a
+/// scope's chain only ever moves forward in time.
+async fn chain_of(
+    conn: &mut PgConnection,
+    snapshot_id: Uuid,
+    scope_key: &str,
+    finished_at: OffsetDateTime,
+) -> CoreResult<String> {
+    let newer = sqlx::query_scalar!(
+        r#"select exists (select 1 from snapshots where scope_key = $1 and finished_at > $2 and id <> $3) as "x!""#,
+        scope_key,
+        finished_at,
+        snapshot_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(if newer { format!("~snapshot {snapshot_id}") } else { scope_key.to_string() })
+}
+
+/// The first 16 bytes of a SHA-256: what the evaluator keeps in memory per
+/// finding of the previous evaluation (the full hashes are stored).
+type Short = [u8; 16];
+
+fn short(hash: &[u8]) -> Short {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash[..16]);
+    out
+}
+
+/// A finding of the previous evaluation, as compactly as comparing needs.
+#[derive(Clone, Copy)]
+struct Prev {
+    span: i64,
+    finding: i64,
+    version: Short,
+    /// Index into `STATES`.
+    state: u8,
+    base_state: u8,
+    since: OffsetDateTime,
+}
+
+/// The previous evaluation's findings, keyed by identity hash.
+#[derive(Default)]
+struct Membership {
+    by_key: HashMap<Short, Prev>,
+}
+
+fn state_index(s: &str) -> u8 {
+    super::query::STATES.iter().position(|x| *x == s).unwrap_or(0) as u8
+}
+
+impl Membership {
+    /// Every finding of evaluation `e`: the spans of its chain that hold at it.
+    async fn load(conn: &mut PgConnection, e: i64) -> CoreResult<Membership> {
+        let mut by_key = HashMap::new();
+        let mut rows = sqlx::query!(
+            r#"select s.id, s.finding_id, k.key_hash, s.version_hash, s.state, s.base_state, s.since
+                 from evaluations e
+                 join finding_spans s on s.chain = e.chain and s.first_eval <= e.id
+                                     and (s.until_eval is null or s.until_eval > e.id)
+                 join finding_keys k on k.id = s.finding_id
+                where e.id = $1"#,
+            e
+        )
+        .fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            by_key.insert(
+                short(&r.key_hash),
+                Prev {
+                    span: r.id,
+                    finding: r.finding_id,
+                    version: short(&r.version_hash),
+                    state: state_index(&r.state),
+                    base_state: state_index(&r.base_state),
+                    since: r.since,
+                },
+            );
+        }
+        Ok(Membership { by_key })
+    }
+}
+
+/// SHA-256 of a finding's identity: assignment, control, initiative member
+/// and resource, each followed by a newline (migration 0009 computes the
+/// same for the findings it moved).
+pub fn key_hash(assignment: &str, control: &str, reference: &str, resource: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for part in [assignment, control, reference, resource] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_vec()
+}
+
+/// SHA-256 of what a finding shows: equal hashes mean nothing to write.
+fn version_hash(
+    state: &str,
+    effect: Option<&str>,
+    severity: &str,
+    area: &str,
+    exemption: Option<i64>,
+    evidence_hash: &[u8],
+) -> Vec<u8> {
+    let mut h = Sha256::new();
+    let exemption = exemption.map(|e| e.to_string()).unwrap_or_default();
+    for part in [state, effect.unwrap_or_default(), severity, area, exemption.as_str()] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(evidence_hash);
+    h.finalize().to_vec()
 }
 
 /// Where a chunk's findings go.
 struct Target {
     evaluation_id: i64,
-    snapshot_id: Uuid,
-    previous: Option<i64>,
+    chain: String,
+    /// Whether the previous evaluation is this chain's head, whose open
+    /// spans this evaluation continues or closes; else every finding is
+    /// written (the first evaluation of a chain).
+    continuing: bool,
     now: OffsetDateTime,
 }
 
@@ -266,19 +405,33 @@ struct Target {
 type Evaluating = tokio::task::JoinHandle<CoreResult<(Vec<Row>, Totals)>>;
 
 /// Evaluates chunks on a blocking thread while the previous chunk's rows
-/// are written, so the evaluator and PostgreSQL work at the same time.
+/// are compared and written, so the evaluator and PostgreSQL work at the
+/// same time.
 struct Pipeline {
     ctx: Arc<Context>,
     pending: Option<Evaluating>,
     totals: Totals,
+    /// The previous evaluation's findings not yet seen in this one.
+    before: Membership,
+    /// Spans this evaluation ends (their findings changed or vanished).
+    closing: Vec<i64>,
+    written: usize,
     /// Evidence hashes written by this evaluation: most findings of a
     /// control share their evidence, which is stored once.
-    written: HashSet<Vec<u8>>,
+    evidence: HashSet<Vec<u8>>,
 }
 
 impl Pipeline {
-    fn new(ctx: Arc<Context>) -> Pipeline {
-        Pipeline { ctx, pending: None, totals: Totals::default(), written: HashSet::new() }
+    fn new(ctx: Arc<Context>, before: Membership) -> Pipeline {
+        Pipeline {
+            ctx,
+            pending: None,
+            totals: Totals::default(),
+            before,
+            closing: Vec::new(),
+            written: 0,
+            evidence: HashSet::new(),
+        }
     }
 
     /// Starts evaluating `chunk`, then writes the chunk started before it.
@@ -301,23 +454,68 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Writes what is still being evaluated and returns the totals.
-    async fn finish(mut self, tx: &mut PgConnection, target: &Target) -> CoreResult<Totals> {
+    /// Writes what is still being evaluated, closes the spans of findings
+    /// that vanished, and returns the totals and the spans written.
+    async fn finish(mut self, tx: &mut PgConnection, target: &Target) -> CoreResult<(Totals, usize)> {
         if let Some(handle) = self.pending.take() {
             self.write(tx, target, handle).await?;
         }
-        Ok(self.totals)
+        if target.continuing {
+            self.closing.extend(self.before.by_key.values().map(|p| p.span));
+        }
+        for part in self.closing.chunks(CHUNK * 4) {
+            sqlx::query!("update finding_spans set until_eval = $1 where id = any($2)", target.evaluation_id, part)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok((self.totals, self.written))
     }
 
     async fn write(&mut self, tx: &mut PgConnection, target: &Target, handle: Evaluating) -> CoreResult<()> {
         let (rows, totals) = handle.await.map_err(|e| CoreError::Internal(format!("evaluation panicked: {e}")))??;
-        for part in rows.chunks(CHUNK) {
-            insert_evidence(tx, part, &mut self.written).await?;
-            insert(tx, target, part).await?;
-        }
         self.totals.merge(totals);
+        // Compare each finding with the previous evaluation's: an unchanged
+        // one continues its span and costs nothing.
+        let mut changed: Vec<Change> = Vec::new();
+        for row in rows {
+            let prev = self.before.by_key.remove(&short(&row.key_hash));
+            match prev {
+                Some(p) if target.continuing && p.version == short(&row.version_hash) => {}
+                Some(p) => {
+                    let nc = state_index("NonCompliant");
+                    let delta = if p.state == nc && row.state == "Compliant" {
+                        "resolved"
+                    } else if p.version == short(&row.version_hash) {
+                        "unchanged"
+                    } else {
+                        "changed"
+                    };
+                    let since = if p.base_state == state_index(row.base_state) { p.since } else { target.now };
+                    if target.continuing {
+                        self.closing.push(p.span);
+                    }
+                    changed.push(Change { row, finding: Some(p.finding), delta, since });
+                }
+                None => changed.push(Change { row, finding: None, delta: "new", since: target.now }),
+            }
+        }
+        for part in changed.chunks_mut(CHUNK) {
+            identify(tx, part).await?;
+            insert_evidence(tx, part, &mut self.evidence).await?;
+            insert(tx, target, part).await?;
+            self.written += part.len();
+        }
         Ok(())
     }
+}
+
+/// A finding that is new or changed: a span to write.
+struct Change {
+    row: Row,
+    /// Its identity, once known (new findings get theirs in `identify`).
+    finding: Option<i64>,
+    delta: &'static str,
+    since: OffsetDateTime,
 }
 
 struct Row {
@@ -340,6 +538,10 @@ struct Row {
     evidence_hash: Vec<u8>,
     /// The exemption that made it Exempt.
     exemption_id: Option<i64>,
+    /// The state underneath an exemption (the state itself otherwise).
+    base_state: &'static str,
+    key_hash: Vec<u8>,
+    version_hash: Vec<u8>,
 }
 
 /// What a finding's evidence holds.
@@ -402,6 +604,7 @@ fn rows(
                 // The hash is of the state underneath: what an exemption is
                 // approved against, and what drift is measured by.
                 let reference = m.reference_id.as_deref().unwrap_or_default();
+                let base_state = state.as_str();
                 let mut exemption_id = None;
                 match ctx.exemptions.applies(&a.id, &r.id, &name, reference, &evidence_hash) {
                     Applies::Exempt { id } => {
@@ -413,6 +616,10 @@ fn rows(
                     Applies::None => {}
                 }
                 let severity = control.map(|c| c.severity.as_str()).unwrap_or("Medium");
+                let area = control.map(|c| c.area.clone()).unwrap_or_else(|| "Azure built-in".into());
+                let effect = m.outcome.effect.map(|e| e.as_str());
+                let key_hash = key_hash(&a.id, &name, reference, &r.id);
+                let version_hash = version_hash(state.as_str(), effect, severity, &area, exemption_id, &evidence_hash);
                 *totals.by_state.entry(state.as_str()).or_default() += 1;
                 *totals.by_key.entry((state.as_str(), severity, name.clone())).or_default() += 1;
                 totals.findings += 1;
@@ -426,11 +633,14 @@ fn rows(
                     subscription_id: subscription_id.clone(),
                     state: state.as_str(),
                     severity,
-                    area: control.map(|c| c.area.clone()).unwrap_or_else(|| "Azure built-in".into()),
-                    effect: m.outcome.effect.map(|e| e.as_str()),
+                    area,
+                    effect,
                     evidence,
                     evidence_hash,
                     exemption_id,
+                    base_state,
+                    key_hash,
+                    version_hash,
                 });
                 stored_states.push(state);
             }
@@ -444,13 +654,57 @@ fn rows(
     Ok(out)
 }
 
-/// Stores the evidence of `rows` not stored yet, once per distinct content.
-async fn insert_evidence(tx: &mut PgConnection, rows: &[Row], written: &mut HashSet<Vec<u8>>) -> CoreResult<()> {
+/// Finds or creates the identity of each new finding of `changes`.
+async fn identify(tx: &mut PgConnection, changes: &mut [Change]) -> CoreResult<()> {
+    let new: Vec<&Row> = changes.iter().filter(|c| c.finding.is_none()).map(|c| &c.row).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&Row) -> String| new.iter().map(|r| f(r)).collect::<Vec<String>>();
+    let hashes: Vec<Vec<u8>> = new.iter().map(|r| r.key_hash.clone()).collect();
+    let subscription: Vec<Option<String>> = new.iter().map(|r| r.subscription_id.clone()).collect();
+    // The CTE's final select reads the table as it was before the insert,
+    // so existing and inserted keys come back once each.
+    let found: HashMap<Vec<u8>, i64> = sqlx::query!(
+        r#"with n as (select * from unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                        $7::text[], $8::text[])
+                         as n(key_hash, assignment_id, control, reference_id, resource_id, resource_name,
+                              resource_type, subscription_id)),
+                ins as (insert into finding_keys (key_hash, assignment_id, control, reference_id, resource_id,
+                                                  resource_name, resource_type, subscription_id)
+                        select * from n on conflict (key_hash) do nothing returning id, key_hash)
+           select id as "id!", key_hash as "key_hash!" from ins
+           union all
+           select k.id, k.key_hash from finding_keys k join n on n.key_hash = k.key_hash"#,
+        &hashes,
+        &text(|r| r.assignment_id.clone()),
+        &text(|r| r.control.clone()),
+        &text(|r| r.reference_id.clone()),
+        &text(|r| r.resource_id.clone()),
+        &text(|r| r.resource_name.clone()),
+        &text(|r| r.resource_type.clone()),
+        &subscription as &[Option<String>],
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.key_hash, r.id))
+    .collect();
+    for c in changes.iter_mut().filter(|c| c.finding.is_none()) {
+        c.finding = Some(*found.get(&c.row.key_hash).ok_or_else(|| {
+            CoreError::Internal(format!("no identity for the finding of {} on {}", c.row.control, c.row.resource_id))
+        })?);
+    }
+    Ok(())
+}
+
+/// Stores the evidence of `changes` not stored yet, once per distinct content.
+async fn insert_evidence(tx: &mut PgConnection, changes: &[Change], written: &mut HashSet<Vec<u8>>) -> CoreResult<()> {
     let (mut hashes, mut bodies) = (Vec::new(), Vec::new());
-    for r in rows {
-        if written.insert(r.evidence_hash.clone()) {
-            hashes.push(r.evidence_hash.clone());
-            bodies.push(r.evidence.clone());
+    for c in changes {
+        if written.insert(c.row.evidence_hash.clone()) {
+            hashes.push(c.row.evidence_hash.clone());
+            bodies.push(c.row.evidence.clone());
         }
     }
     if hashes.is_empty() {
@@ -467,60 +721,50 @@ async fn insert_evidence(tx: &mut PgConnection, rows: &[Row], written: &mut Hash
     Ok(())
 }
 
-/// Inserts rows, taking each one's delta and first-seen time from the same
-/// finding in the previous snapshot (if any).
-async fn insert(tx: &mut PgConnection, target: &Target, rows: &[Row]) -> CoreResult<()> {
-    let text = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
-    let (assignment, control, resource, rtype, area) = (
-        text(|r| r.assignment_id.clone()),
-        text(|r| r.control.clone()),
-        text(|r| r.resource_id.clone()),
-        text(|r| r.resource_type.clone()),
-        text(|r| r.area.clone()),
-    );
-    let (state, severity) = (text(|r| r.state.to_string()), text(|r| r.severity.to_string()));
-    let reference = text(|r| r.reference_id.clone());
-    let name = text(|r| r.resource_name.clone());
-    let exemption: Vec<Option<i64>> = rows.iter().map(|r| r.exemption_id).collect();
-    let subscription: Vec<Option<String>> = rows.iter().map(|r| r.subscription_id.clone()).collect();
-    let effect: Vec<Option<String>> = rows.iter().map(|r| r.effect.map(str::to_string)).collect();
-    let hash: Vec<Vec<u8>> = rows.iter().map(|r| r.evidence_hash.clone()).collect();
+/// Writes a span, starting at this evaluation, for each change.
+async fn insert(tx: &mut PgConnection, target: &Target, changes: &[Change]) -> CoreResult<()> {
+    let text = |f: fn(&Change) -> String| changes.iter().map(f).collect::<Vec<String>>();
+    let finding: Vec<i64> = changes.iter().map(|c| c.finding.unwrap_or_default()).collect();
+    let rank: Vec<i16> = changes
+        .iter()
+        .map(|c| super::query::SEVERITIES.iter().position(|s| *s == c.row.severity).unwrap_or(2) as i16)
+        .collect();
+    let exemption: Vec<Option<i64>> = changes.iter().map(|c| c.row.exemption_id).collect();
+    let subscription: Vec<Option<String>> = changes.iter().map(|c| c.row.subscription_id.clone()).collect();
+    let effect: Vec<Option<String>> = changes.iter().map(|c| c.row.effect.map(str::to_string)).collect();
+    let evidence: Vec<Vec<u8>> = changes.iter().map(|c| c.row.evidence_hash.clone()).collect();
+    let version: Vec<Vec<u8>> = changes.iter().map(|c| c.row.version_hash.clone()).collect();
+    let since: Vec<OffsetDateTime> = changes.iter().map(|c| c.since).collect();
     sqlx::query!(
-        r#"insert into findings (evaluation_id, snapshot_id, assignment_id, control, resource_id, resource_type,
-                                 subscription_id, state, severity, area, effect, evidence_hash, delta, first_seen,
-                                 reference_id, exemption_id, resource_name)
-           select $14, $1, n.assignment_id, n.control, n.resource_id, n.resource_type, n.subscription_id, n.state,
-                  n.severity, n.area, n.effect, n.evidence_hash,
-                  case when p.id is null then 'new'
-                       when p.state = 'NonCompliant' and n.state = 'Compliant' then 'resolved'
-                       when p.state = n.state and p.evidence_hash = n.evidence_hash then 'unchanged'
-                       else 'changed' end,
-                  case when p.state = n.state then p.first_seen else $13 end,
-                  n.reference_id, n.exemption_id, n.resource_name
-             from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::text[], $11::bytea[], $15::text[], $16::bigint[], $17::text[])
-                  as n(assignment_id, control, resource_id, resource_type, subscription_id, state, severity, area,
-                       effect, evidence_hash, reference_id, exemption_id, resource_name)
-             left join findings p on p.evaluation_id = $12 and p.resource_id = n.resource_id
-                                 and p.control = n.control and p.assignment_id = n.assignment_id
-                                 and p.reference_id = n.reference_id"#,
-        target.snapshot_id,
-        &assignment,
-        &control,
-        &resource,
-        &rtype,
-        &subscription as &[Option<String>],
-        &state,
-        &severity,
-        &area,
-        &effect as &[Option<String>],
-        &hash,
-        target.previous as Option<i64>,
-        target.now,
+        r#"insert into finding_spans (finding_id, chain, first_eval, state, base_state, severity, severity_rank, area,
+                                      effect, control, resource_id, resource_name, subscription_id, evidence_hash,
+                                      exemption_id, delta, since, version_hash)
+           select n.finding_id, $1, $2, n.state, n.base_state, n.severity, n.severity_rank, n.area, n.effect,
+                  n.control, n.resource_id, n.resource_name, n.subscription_id, n.evidence_hash, n.exemption_id,
+                  n.delta, n.since, n.version_hash
+             from unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::text[],
+                         $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bigint[],
+                         $16::text[], $17::timestamptz[], $18::bytea[])
+                  as n(finding_id, state, base_state, severity, severity_rank, area, effect, control, resource_id,
+                       resource_name, subscription_id, evidence_hash, exemption_id, delta, since, version_hash)"#,
+        target.chain,
         target.evaluation_id,
-        &reference,
+        &finding,
+        &text(|c| c.row.state.to_string()),
+        &text(|c| c.row.base_state.to_string()),
+        &text(|c| c.row.severity.to_string()),
+        &rank,
+        &text(|c| c.row.area.clone()),
+        &effect as &[Option<String>],
+        &text(|c| c.row.control.clone()),
+        &text(|c| c.row.resource_id.clone()),
+        &text(|c| c.row.resource_name.clone()),
+        &subscription as &[Option<String>],
+        &evidence,
         &exemption as &[Option<i64>],
-        &name
+        &text(|c| c.delta.to_string()),
+        &since,
+        &version
     )
     .execute(&mut *tx)
     .await?;

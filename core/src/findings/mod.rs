@@ -1,11 +1,13 @@
 //! Findings: a snapshot evaluated against the control assignments, one
-//! finding per (assignment, control, resource), with evidence, delta
-//! against the previous snapshot of the same scope, and first-seen time.
+//! finding per (assignment, control or initiative member, resource) with a
+//! stable id, its state stored as spans over evaluations (written only when
+//! it changes), with evidence, delta and first-seen time.
 
 pub mod assignments;
 pub mod attest;
 pub mod definitions;
 pub mod evaluate;
+pub mod frameworks;
 pub mod query;
 pub mod subjects;
 

@@ -295,6 +295,26 @@ pub async fn same_scope(pool: &PgPool, id: Uuid) -> CoreResult<Vec<(Uuid, Offset
     Ok(rows.into_iter().map(|r| (r.id, r.finished_at)).collect())
 }
 
+/// The display name of every subscription a snapshot holds, by lower-case
+/// id (`/subscriptions/<guid>`): what lists show instead of a bare GUID.
+pub async fn subscription_names(
+    pool: &PgPool,
+    snapshot: Uuid,
+) -> CoreResult<std::collections::HashMap<String, String>> {
+    Ok(sqlx::query!(
+        r#"select d.resource_id, d.body->>'displayName' as "name?"
+             from snapshot_members m cross join lateral unnest(m.ids) as member(id)
+             join documents d on d.id = member.id
+            where m.snapshot_id = $1 and m.kind = 'subscription'"#,
+        snapshot
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .filter_map(|r| r.name.map(|n| (r.resource_id, n)))
+    .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

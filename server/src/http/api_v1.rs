@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/snapshots", post(import_snapshot))
         .route("/findings", get(super::findings_api::list))
+        .route("/findings.csv", get(super::findings_api::csv))
         .route("/findings/{id}", get(super::findings_api::one))
         .route("/openapi.json", get(super::findings_api::openapi))
         .route("/exemptions", post(super::exemptions_api::create))

@@ -10,7 +10,7 @@ use attest_core::{CoreError, Role};
 use axum::{
     extract::{Multipart, Path, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     Extension,
 };
 
@@ -18,8 +18,7 @@ use axum::{
 pub const PREFIX: &str = "/attest/finding/";
 
 fn back(id: &str, message: &str) -> Response {
-    let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("error", message).finish();
-    Redirect::to(&format!("/findings/{id}?{query}")).into_response()
+    super::flash::redirect(&format!("/findings/{id}"), &format!("finding:{id}"), true, message)
 }
 
 pub async fn attest_finding(
@@ -77,7 +76,12 @@ pub async fn attest_finding(
         }
     }
     match attest(&state.pool, &principal.name, a).await {
-        Ok((_, finding)) => Redirect::to(&format!("/findings/{finding}?attested=1")).into_response(),
+        Ok((_, finding)) => super::flash::redirect(
+            &format!("/findings/{finding}"),
+            &format!("finding:{finding}"),
+            false,
+            "Attested; the snapshot was evaluated again.",
+        ),
         Err(CoreError::Invalid { field, message }) => back(&id, &format!("{field}: {message}")),
         Err(CoreError::NotFound { .. }) => (StatusCode::NOT_FOUND, "no such finding").into_response(),
         Err(e) => {

@@ -11,20 +11,15 @@ use attest_core::{CoreError, Role};
 use axum::{
     extract::{Multipart, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     Extension,
 };
 
 /// Where definitions are posted.
 pub const PATH: &str = "/admin/definitions";
 
-fn back(pair: (&str, &str)) -> Response {
-    let query: String = form_urlencoded::Serializer::new(String::new()).append_pair(pair.0, pair.1).finish();
-    Redirect::to(&format!("/admin/assignments?{query}")).into_response()
-}
-
 fn error(message: &str) -> Response {
-    back(("error", message))
+    super::flash::redirect("/admin/assignments", "assignments", true, message)
 }
 
 pub async fn import_definition(
@@ -76,7 +71,12 @@ pub async fn import_definition(
         }
     };
     match import(&state.pool, &principal.name, &file, assign.then_some(params)).await {
-        Ok(done) => back(("imported", &done.display_name)),
+        Ok(done) => super::flash::redirect(
+            "/admin/assignments",
+            "assignments",
+            false,
+            format!("Imported {}; the newest snapshots were evaluated again.", done.display_name),
+        ),
         Err(CoreError::Invalid { field, message }) => error(&format!("{field}: {message}")),
         Err(CoreError::InvalidAt { path, message }) => error(&format!("file: not JSON at {path}: {message}")),
         Err(CoreError::TooLarge { .. }) => error(&too_large),

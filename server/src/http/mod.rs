@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod definitions;
 pub mod exemptions_api;
 pub mod findings_api;
+pub mod flash;
 pub mod health;
 pub mod limits;
 pub mod security;

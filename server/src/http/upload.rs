@@ -19,8 +19,7 @@ use axum::{
 pub const PATH: &str = "/upload/snapshot";
 
 fn back(message: &str) -> Response {
-    let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("error", message).finish();
-    Redirect::to(&format!("/import?{query}")).into_response()
+    super::flash::redirect("/import", "import", true, message)
 }
 
 pub async fn upload_snapshot(

@@ -1,0 +1,298 @@
+//! A finding keeps its identity across evaluations, its storage grows with
+//! change only, and its deltas and first-seen time say what happened:
+//! against a real database, through the same calls the portal makes.
+
+use attest_core::exemptions::{decide, request, Decision, NewRequest};
+use attest_core::findings::{self, query as fq, FindingFilter};
+use attest_core::principal::Grant;
+use attest_core::snapshot::{demo, store, Snapshot};
+use attest_core::{Principal, Role};
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+fn person(name: &str, grants: &[(Role, &str)]) -> Principal {
+    Principal {
+        user_id: Uuid::new_v4(),
+        name: name.into(),
+        grants: grants.iter().map(|(role, scope)| Grant { role: *role, scope: scope.to_string() }).collect(),
+    }
+}
+
+async fn stored(pool: &PgPool, s: &Snapshot) -> Uuid {
+    let mut tx = pool.begin().await.unwrap();
+    let id = store::insert(&mut tx, s, store::Source::Demo, "test").await.unwrap().id;
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn evaluated(pool: &PgPool, s: &Snapshot) -> (Uuid, findings::Evaluation) {
+    let id = stored(pool, s).await;
+    let e = findings::evaluate_snapshot(pool, id, "test").await.unwrap();
+    (id, e)
+}
+
+fn later(s: &Snapshot, days: i64) -> Snapshot {
+    let mut s = s.clone();
+    s.started_at += Duration::days(days);
+    s.finished_at += Duration::days(days);
+    s
+}
+
+async fn spans(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from finding_spans").fetch_one(pool).await.unwrap()
+}
+
+async fn first(pool: &PgPool, control: &str, state: &str) -> fq::FindingRow {
+    fq::list(
+        pool,
+        &FindingFilter { control: control.into(), state: state.into(), page: 1, per_page: 5, ..Default::default() },
+    )
+    .await
+    .unwrap()
+    .findings
+    .into_iter()
+    .next()
+    .unwrap_or_else(|| panic!("no {state} finding of {control}"))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_exemption_approved_and_revoked_keeps_the_findings_id_and_first_seen(pool: PgPool) {
+    let s = demo::generate(8, 5);
+    let (snapshot, first_eval) = evaluated(&pool, &s).await;
+    let f = first(&pool, "attest-identity-managed-identity", "NonCompliant").await;
+    assert_eq!((f.delta.as_str(), f.first_seen), ("new", s.finished_at));
+
+    let sub = format!("/subscriptions/{}", f.resource_id.split('/').nth(2).unwrap());
+    let rita = person("rita", &[(Role::Requester, "/")]);
+    let anna = person("anna", &[(Role::Approver, &sub)]);
+    let asked = NewRequest {
+        finding: Some(f.id),
+        category: "Waiver".into(),
+        justification: "Moved to managed identity next sprint.".into(),
+        expires_on: Some(OffsetDateTime::now_utc() + Duration::days(30)),
+        ..Default::default()
+    };
+    let exemption = request(&pool, &rita, asked).await.unwrap();
+    decide(&pool, &anna, exemption, Decision::Approve, "ok").await.unwrap();
+
+    // The same id, now Exempt: a change, with first seen unchanged.
+    let (exempt, history) = fq::get(&pool, f.id).await.unwrap();
+    assert_eq!(exempt.id, f.id);
+    assert_eq!((exempt.state.as_str(), exempt.delta.as_str()), ("Exempt", "changed"));
+    assert_eq!(exempt.exemption_id, Some(exemption));
+    assert_eq!(exempt.first_seen, s.finished_at, "approving an exemption does not reset first seen");
+    assert!(exempt.present);
+    let states: Vec<(&str, &str)> = history.iter().map(|h| (h.state.as_str(), h.delta.as_str())).collect();
+    assert_eq!(states, [("NonCompliant", "new"), ("Exempt", "changed")]);
+    assert!(history[1].reason.contains(&format!("exemption {exemption}")), "{}", history[1].reason);
+
+    // The exemption's page names the finding by that id, in its current state.
+    let detail = attest_core::exemptions::query::get(&pool, exemption).await.unwrap();
+    assert_eq!(detail.exemption.finding_id, Some(f.id));
+    let bound: Vec<(i64, &str, &str)> =
+        detail.bindings.iter().map(|b| (b.finding_id, b.state.as_str(), b.now.as_str())).collect();
+    assert_eq!(bound, [(f.id, "NonCompliant", "Exempt")]);
+
+    decide(&pool, &rita, exemption, Decision::Revoke, "no longer needed").await.unwrap();
+    let (back, history) = fq::get(&pool, f.id).await.unwrap();
+    assert_eq!((back.state.as_str(), back.delta.as_str()), ("NonCompliant", "changed"));
+    assert_eq!(back.first_seen, s.finished_at, "revoking does not reset first seen either");
+    assert_eq!(history.len(), 3);
+
+    // A past evaluation is an explicit choice, and shows what it saw.
+    let at = fq::At::resolve(&pool, None, Some(first_eval.id)).await.unwrap();
+    let library = attest_core::findings::definitions::Library::load_pool(&pool).await.unwrap();
+    let (then, _) = fq::get_with(&pool, f.id, at.as_ref(), &library).await.unwrap();
+    assert_eq!((then.state.as_str(), then.evaluation_id), ("NonCompliant", first_eval.id));
+    let by_snapshot = fq::At::resolve(&pool, Some(snapshot), None).await.unwrap().unwrap();
+    assert_eq!(by_snapshot.evaluation, back.evaluation_id, "a snapshot's view is its current evaluation");
+    // Naming what does not exist is an error naming the parameter.
+    for (s, e, field) in [(Some(Uuid::new_v4()), None, "snapshot"), (None, Some(999_999), "evaluation")] {
+        match fq::At::resolve(&pool, s, e).await {
+            Err(attest_core::CoreError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_reevaluation_writes_only_what_changed(pool: PgPool) {
+    let s = demo::generate(10, 7);
+    let (_, e1) = evaluated(&pool, &s).await;
+    assert_eq!(e1.written, e1.findings, "a first evaluation writes every finding");
+    let stored = spans(&pool).await;
+    assert_eq!(stored as usize, e1.findings);
+
+    // The same estate the next day: nothing to write.
+    let (_, e2) = evaluated(&pool, &later(&s, 1)).await;
+    assert_eq!((e2.findings, e2.written), (e1.findings, 0));
+    assert_eq!(spans(&pool).await, stored);
+    let unchanged = fq::list(&pool, &FindingFilter { page: 1, per_page: 500, ..Default::default() }).await.unwrap();
+    assert_eq!(unchanged.evaluation_id, Some(e2.id));
+    assert!(unchanged.findings.iter().all(|f| f.delta == "unchanged" && f.first_seen == s.finished_at));
+
+    // One account made private: only its changed findings are written, and
+    // the list shows them changed (or resolved) with the rest unchanged.
+    let mut third = later(&s, 2);
+    let target =
+        third.accounts.iter().position(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled").unwrap();
+    let account = third.accounts[target].account["id"].as_str().unwrap().to_lowercase();
+    third.accounts[target].account["properties"]["publicNetworkAccess"] = "Disabled".into();
+    let (_, e3) = evaluated(&pool, &third).await;
+    assert!(e3.written > 0 && e3.written * 20 < e3.findings, "{} of {} written", e3.written, e3.findings);
+    assert_eq!(spans(&pool).await as usize, stored as usize + e3.written);
+    let page = fq::list(
+        &pool,
+        &FindingFilter {
+            control: "attest-network-public-access".into(),
+            resource: account.clone(),
+            page: 1,
+            per_page: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let f = &page.findings[0];
+    assert_eq!((f.state.as_str(), f.delta.as_str()), ("Compliant", "resolved"));
+    assert_eq!(f.first_seen, third.finished_at, "a new state underneath is first seen now");
+    let (_, history) = fq::get(&pool, f.id).await.unwrap();
+    let seen: Vec<&str> = history.iter().map(|h| h.delta.as_str()).collect();
+    assert_eq!(seen, ["new", "unchanged", "resolved"], "one entry per evaluation");
+
+    // Every evaluation still lists every one of its findings.
+    for e in [e1.id, e2.id, e3.id] {
+        let page = fq::list(&pool, &FindingFilter { evaluation: Some(e), page: 1, per_page: 1, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.total as usize, e1.findings, "evaluation {e}");
+    }
+    // The old span of the changed finding holds for the first two only.
+    let e2_view = fq::list(
+        &pool,
+        &FindingFilter {
+            evaluation: Some(e2.id),
+            control: "attest-network-public-access".into(),
+            resource: account,
+            page: 1,
+            per_page: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(e2_view.findings[0].state, "NonCompliant");
+    assert_eq!(e2_view.findings[0].id, f.id);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_vanished_resource_ends_its_findings_and_a_new_one_is_new(pool: PgPool) {
+    let s = demo::generate(6, 11);
+    evaluated(&pool, &s).await;
+    let gone = first(&pool, "attest-network-public-access", "").await;
+    let mut next = later(&s, 1);
+    next.accounts.retain(|r| r.account["id"].as_str().unwrap().to_lowercase() != gone.resource_id);
+    let mut extra = s.accounts[0].clone();
+    let new_id = format!("{}-new", extra.account["id"].as_str().unwrap());
+    extra.account["id"] = new_id.clone().into();
+    extra.account["name"] = format!("{}-new", extra.account["name"].as_str().unwrap()).into();
+    extra.deployments.clear();
+    extra.rai_policies.clear();
+    extra.diagnostic_settings.clear();
+    extra.private_endpoint_connections.clear();
+    extra.usage.clear();
+    next.accounts.push(extra);
+    let (_, e) = evaluated(&pool, &next).await;
+
+    let (last, _) = fq::get(&pool, gone.id).await.unwrap();
+    assert!(!last.present, "the finding of a deleted account is no longer evaluated");
+    assert!(last.evaluation_id < e.id);
+    let fresh = fq::list(
+        &pool,
+        &FindingFilter {
+            control: "attest-network-public-access".into(),
+            resource: new_id.to_lowercase(),
+            page: 1,
+            per_page: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.findings[0].delta, "new");
+    let listed = fq::list(
+        &pool,
+        &FindingFilter {
+            control: "attest-network-public-access".into(),
+            resource: gone.resource_id.clone(),
+            page: 1,
+            per_page: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.total, 0, "the current list has no finding for a deleted account");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_older_snapshot_imported_late_does_not_become_current(pool: PgPool) {
+    let s = demo::generate(6, 13);
+    let (newest, e_new) = evaluated(&pool, &later(&s, 5)).await;
+    let mut old = s.clone();
+    let target = old.accounts.iter().position(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled").unwrap();
+    old.accounts[target].account["properties"]["publicNetworkAccess"] = "Disabled".into();
+    let (older, e_old) = evaluated(&pool, &old).await;
+    assert_eq!(e_old.written, e_old.findings, "a detached chain stores its evaluation whole");
+
+    let current = fq::list(&pool, &FindingFilter { page: 1, per_page: 1, ..Default::default() }).await.unwrap();
+    assert_eq!((current.snapshot_id, current.evaluation_id), (Some(newest), Some(e_new.id)));
+    let past = fq::list(&pool, &FindingFilter { snapshot: Some(older), page: 1, per_page: 1, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((past.evaluation_id, past.total as usize), (Some(e_old.id), e_old.findings));
+
+    // The newest snapshot's evaluations stay one chain: a re-evaluation
+    // writes nothing.
+    let again = findings::reevaluate(&pool, newest, "test", "check").await.unwrap();
+    assert_eq!(again.written, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_new_assignment_s_first_findings_are_new(pool: PgPool) {
+    use attest_core::findings::definitions::import;
+    let s = demo::generate(6, 17);
+    evaluated(&pool, &s).await;
+    let def = std::fs::read(
+        tests::fixtures::root().join("azure-policy").join("CognitiveServices__DisablePublicNetworkAccess_Audit.json"),
+    )
+    .unwrap();
+    let audit = serde_json::json!({"effect": "Audit"}).as_object().cloned();
+    import(&pool, "admin", &def, audit).await.unwrap();
+    let page = fq::list(
+        &pool,
+        &FindingFilter {
+            control: "0725b4dd-7e76-479c-a735-68e7ee23d5ca".into(),
+            page: 1,
+            per_page: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(page.total > 0);
+    assert!(
+        page.findings.iter().all(|f| f.delta == "new"),
+        "{:?}",
+        page.findings.iter().map(|f| &f.delta).collect::<Vec<_>>()
+    );
+    // The built-in's evaluation did not rewrite the other controls' findings.
+    let others = fq::list(
+        &pool,
+        &FindingFilter { control: "attest-network-public-access".into(), page: 1, per_page: 50, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert!(others.findings.iter().all(|f| f.delta == "unchanged"));
+}
