@@ -10,6 +10,7 @@ pub mod exemptions;
 pub mod findings;
 pub mod names;
 pub mod password;
+pub mod portal;
 pub mod principal;
 pub mod role;
 pub mod signin;

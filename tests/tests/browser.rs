@@ -303,6 +303,21 @@ async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -
     b.wait_text("[data-testid='finding-reasons']", "properties.publicNetworkAccess").await?;
     b.wait_text("[data-testid='finding-reasons']", "Enabled").await?;
     b.wait_text("[data-testid='finding-history']", "new").await?;
+
+    // A public account's page lists its findings, the failing one among them.
+    let public_account = estate
+        .accounts
+        .iter()
+        .find(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled")
+        .map(|r| r.account["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("kind", "account")
+        .append_pair("id", &public_account)
+        .finish();
+    b.open(&format!("{}/snapshots/{}/resource?{q}", server.base, stored.id)).await?;
+    b.wait_text("[data-testid='resource-findings']", "Azure OpenAI accounts disable public network access").await?;
+    b.wait_text("[data-testid='resource-findings']", "NonCompliant").await?;
     b.client.clone().close().await?;
     Ok(())
 }

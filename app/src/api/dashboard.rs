@@ -8,23 +8,13 @@ pub async fn dashboard_summary() -> Result<PortalSummary, AppError> {
     use crate::ssr::{fmt_time, pool, require};
     require(&[]).await?;
     let pool = pool()?;
-    let counts = sqlx::query!(
-        r#"select
-             (select count(*) from users) as "users!",
-             (select count(*) from users where disabled_at is not null) as "disabled!",
-             (select count(*) from api_tokens where revoked_at is null) as "tokens!",
-             (select coalesce(max(seq), 0) from audit_log) as "audit!",
-             (select max(at) from audit_log) as last_audit,
-             (select count(*) from snapshots) as "snapshots!""#
-    )
-    .fetch_one(&pool)
-    .await?;
+    let counts = attest_core::portal::counts(&pool).await.map_err(|e| crate::ssr::fail(crate::ssr::core(e)))?;
     Ok(PortalSummary {
         users: counts.users,
-        disabled_users: counts.disabled,
-        active_tokens: counts.tokens,
-        audit_entries: counts.audit,
-        last_audit_at: counts.last_audit.map(fmt_time),
+        disabled_users: counts.disabled_users,
+        active_tokens: counts.active_tokens,
+        audit_entries: counts.audit_entries,
+        last_audit_at: counts.last_audit_at.map(fmt_time),
         snapshots: counts.snapshots,
     })
 }

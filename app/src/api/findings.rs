@@ -55,22 +55,11 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         }
     };
     let (snapshot_at, subscriptions) = match page.snapshot_id {
-        Some(id) => match sqlx::query!(
-            r#"select finished_at, scope->'subscriptions' as "subs: serde_json::Value" from snapshots where id = $1"#,
-            id
-        )
-        .fetch_optional(&pool)
-        .await?
+        Some(id) => match attest_core::snapshot::browse::finished_and_subscriptions(&pool, id)
+            .await
+            .map_err(|e| fail(core(e)))?
         {
-            Some(r) => (
-                Some(fmt_time(r.finished_at)),
-                r.subs
-                    .and_then(|v| v.as_array().cloned())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|s| s.as_str().map(str::to_lowercase))
-                    .collect(),
-            ),
+            Some((at, subs)) => (Some(fmt_time(at)), subs),
             None => (None, vec![]),
         },
         None => (None, vec![]),
@@ -124,28 +113,14 @@ pub async fn finding(id: i64, snapshot: Option<String>, evaluation: Option<i64>)
     let past = snapshot.is_some() || evaluation.is_some();
     let at = if past { fq::At::resolve(&pool, snapshot, evaluation).await.map_err(|e| fail(core(e)))? } else { None };
     let (row, history) = fq::get_with(&pool, id, at.as_ref(), &library).await.map_err(|e| fail(core(e)))?;
+    use attest_core::exemptions::query as xq;
     let exemption = match row.exemption_id {
-        Some(e) => sqlx::query_scalar!("select category from exemptions where id = $1", e)
-            .fetch_optional(&pool)
-            .await?
-            .map(|c| (e, c)),
+        Some(e) => xq::category(&pool, e).await.map_err(|e| fail(core(e)))?.map(|c| (e, c)),
         None => None,
     };
-    let requests = sqlx::query!(
-        "select id, state from exemptions
-          where state in ('pending', 'approved') and assignment_id = $1
-            and (cardinality(controls) = 0 or $2 = any(controls))
-            and ($3 = scope or starts_with($3, scope || '/'))
-          order by id",
-        row.assignment_id,
-        row.control,
-        row.resource_id
-    )
-    .fetch_all(&pool)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, r.state))
-    .collect();
+    let requests = xq::open_covering(&pool, &row.assignment_id, &row.control, &row.resource_id)
+        .await
+        .map_err(|e| fail(core(e)))?;
     let may_request = me.has_any(&[attest_core::Role::Requester, attest_core::Role::Approver]);
     let control = library.control(&row.control);
     let reasons = row.evidence["reasons"].as_array().cloned().unwrap_or_default();

@@ -211,3 +211,33 @@ pub async fn attention(pool: &PgPool, who: &Principal, remind_days: i64) -> Core
     .await?;
     Ok((awaiting, flagged))
 }
+
+/// An exemption's category (Waiver or Mitigated), if it exists.
+pub async fn category(pool: &PgPool, id: i64) -> CoreResult<Option<String>> {
+    Ok(sqlx::query_scalar!("select category from exemptions where id = $1", id).fetch_optional(pool).await?)
+}
+
+/// Open requests (pending or approved) that cover `control` of `assignment`
+/// on `resource`: (id, state), oldest first.
+pub async fn open_covering(
+    pool: &PgPool,
+    assignment: &str,
+    control: &str,
+    resource: &str,
+) -> CoreResult<Vec<(i64, String)>> {
+    Ok(sqlx::query!(
+        "select id, state from exemptions
+          where state in ('pending', 'approved') and assignment_id = $1
+            and (cardinality(controls) = 0 or $2 = any(controls))
+            and ($3 = scope or starts_with($3, scope || '/'))
+          order by id",
+        assignment,
+        control,
+        resource
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.state))
+    .collect())
+}

@@ -315,6 +315,27 @@ pub async fn subscription_names(
     .collect())
 }
 
+/// When a snapshot finished and the subscriptions its scope names
+/// (lower-case), or `None` when there is no such snapshot.
+pub async fn finished_and_subscriptions(pool: &PgPool, id: Uuid) -> CoreResult<Option<(OffsetDateTime, Vec<String>)>> {
+    Ok(sqlx::query!(
+        r#"select finished_at, scope->'subscriptions' as "subs: serde_json::Value" from snapshots where id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| {
+        let subs = r
+            .subs
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_lowercase))
+            .collect();
+        (r.finished_at, subs)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
