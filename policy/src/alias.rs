@@ -1,11 +1,20 @@
 //! Aliases: the names policy rules give resource properties, and the
 //! document paths they stand for.
 //!
-//! Azure publishes each alias with its path per api-version. The ones the
-//! Cognitive Services built-ins and Attest's catalogue use are listed here;
-//! any other alias of the form `Namespace/type[/child]/property` follows the
-//! rule these share (`sku.*`, `identity.*` and `kind` at the top of the
-//! document, everything else under `properties`).
+//! Azure publishes each alias with its path per api-version. Attest ships
+//! Azure's own catalog (`aliases/catalog.json`: each alias's default path as
+//! `Get-AzPolicyAlias` reports it, for the resource types Attest collects
+//! and those the built-ins over them read; its source is recorded in the
+//! file). An alias of a type in that catalog that the catalog does not hold
+//! is invalid, which makes a definition not applicable, as in Azure. An
+//! alias of a type outside the catalog (the Cognitive Services data plane,
+//! or a provider Attest does not collect) follows the rule every listed one
+//! shares: `sku.*`, `identity.*`, `kind` and the like at the top of the
+//! document, everything else under `properties`.
+
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// An alias split into the resource type it belongs to and its path.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,73 +25,66 @@ pub struct Alias {
     pub path: String,
 }
 
-/// Aliases whose path is not simply `properties.<name>`.
-const TABLE: &[(&str, &str)] = &[
-    ("microsoft.cognitiveservices/accounts/sku.name", "sku.name"),
-    ("microsoft.cognitiveservices/accounts/sku.tier", "sku.tier"),
-    ("microsoft.cognitiveservices/accounts/identity.type", "identity.type"),
-    ("microsoft.cognitiveservices/accounts/deployments/sku.name", "sku.name"),
-    ("microsoft.cognitiveservices/accounts/deployments/sku.capacity", "sku.capacity"),
-    ("microsoft.cognitiveservices/accounts/deployments/raipolicyname", "properties.raiPolicyName"),
-    ("microsoft.cognitiveservices/accounts/deployments/model.name", "properties.model.name"),
-    ("microsoft.cognitiveservices/accounts/deployments/model.version", "properties.model.version"),
-    ("microsoft.cognitiveservices/accounts/deployments/model.format", "properties.model.format"),
-    ("microsoft.cognitiveservices/accounts/publicnetworkaccess", "properties.publicNetworkAccess"),
-    ("microsoft.cognitiveservices/accounts/disablelocalauth", "properties.disableLocalAuth"),
-    ("microsoft.cognitiveservices/accounts/networkacls.defaultaction", "properties.networkAcls.defaultAction"),
-    ("microsoft.cognitiveservices/accounts/networkacls.iprules[*].value", "properties.networkAcls.ipRules[*].value"),
-    (
-        "microsoft.cognitiveservices/accounts/networkacls.virtualnetworkrules[*].id",
-        "properties.networkAcls.virtualNetworkRules[*].id",
-    ),
-    ("microsoft.cognitiveservices/accounts/restrictoutboundnetworkaccess", "properties.restrictOutboundNetworkAccess"),
-    ("microsoft.cognitiveservices/accounts/allowedfqdnlist[*]", "properties.allowedFqdnList[*]"),
-    ("microsoft.cognitiveservices/accounts/customsubdomainname", "properties.customSubDomainName"),
-    ("microsoft.cognitiveservices/accounts/encryption", "properties.encryption"),
-    ("microsoft.cognitiveservices/accounts/encryption.keysource", "properties.encryption.keySource"),
-    ("microsoft.cognitiveservices/accounts/userownedstorage[*]", "properties.userOwnedStorage[*]"),
-    ("microsoft.cognitiveservices/accounts/privateendpointconnections[*]", "properties.privateEndpointConnections[*]"),
-    (
-        "microsoft.cognitiveservices/accounts/privateendpointconnections[*].privatelinkserviceconnectionstate.status",
-        "properties.privateEndpointConnections[*].properties.privateLinkServiceConnectionState.status",
-    ),
-    (
-        "microsoft.cognitiveservices/accounts/privateendpointconnections/privatelinkserviceconnectionstate.status",
-        "properties.privateLinkServiceConnectionState.status",
-    ),
-    ("microsoft.cognitiveservices/accounts/raipolicies/contentfilters[*]", "properties.contentFilters[*]"),
-    ("microsoft.insights/diagnosticsettings/logs[*]", "properties.logs[*]"),
-    ("microsoft.insights/diagnosticsettings/workspaceid", "properties.workspaceId"),
-    ("microsoft.authorization/roleassignments/roledefinitionid", "properties.roleDefinitionId"),
-    ("microsoft.authorization/roleassignments/principaltype", "properties.principalType"),
-    (
-        "microsoft.search/searchservices/privateendpointconnections[*].privatelinkserviceconnectionstate.status",
-        "properties.privateEndpointConnections[*].properties.privateLinkServiceConnectionState.status",
-    ),
-    (
-        "microsoft.network/privateendpoints/privatelinkserviceconnections[*]",
-        "properties.privateLinkServiceConnections[*]",
-    ),
-    (
-        "microsoft.network/privateendpoints/privatelinkserviceconnections[*].privatelinkserviceid",
-        "properties.privateLinkServiceConnections[*].properties.privateLinkServiceId",
-    ),
-    (
-        "microsoft.network/privateendpoints/privatelinkserviceconnections[*].groupids[*]",
-        "properties.privateLinkServiceConnections[*].properties.groupIds[*]",
-    ),
-];
+/// What a name that looks like an alias turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// Listed in Azure's catalog.
+    Listed(Alias),
+    /// Of a type outside the catalog: its path by the naming rule.
+    Unlisted(Alias),
+    /// Of a type in the catalog, which does not list it.
+    Invalid { resource_type: String },
+}
 
-/// Resolves `alias`, or `None` when it has no `Namespace/type/property` form.
-pub fn resolve(alias: &str) -> Option<Alias> {
+impl Lookup {
+    pub fn alias(self) -> Option<Alias> {
+        match self {
+            Lookup::Listed(a) | Lookup::Unlisted(a) => Some(a),
+            Lookup::Invalid { .. } => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CatalogFile {
+    types: Vec<String>,
+    aliases: HashMap<String, String>,
+}
+
+struct Catalog {
+    types: HashSet<String>,
+    /// Lower-case alias → default path.
+    paths: HashMap<String, String>,
+}
+
+fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let file: CatalogFile =
+            serde_json::from_str(include_str!("../aliases/catalog.json")).expect("aliases/catalog.json is valid");
+        Catalog { types: file.types.into_iter().map(|t| t.to_ascii_lowercase()).collect(), paths: file.aliases }
+    })
+}
+
+/// Whether Azure's catalog, as shipped, covers `resource_type`.
+pub fn catalogued(resource_type: &str) -> bool {
+    catalog().types.contains(&resource_type.to_ascii_lowercase())
+}
+
+/// Looks `alias` up, or `None` when it has no `Namespace/type/property` form.
+pub fn lookup(alias: &str) -> Option<Lookup> {
     let lower = alias.to_ascii_lowercase();
     let (resource_type, property) = lower.rsplit_once('/')?;
     if !resource_type.contains('/') || property.is_empty() {
         return None;
     }
     let resource_type = resource_type.to_string();
-    if let Some((_, path)) = TABLE.iter().find(|(a, _)| *a == lower) {
-        return Some(Alias { resource_type, path: (*path).to_string() });
+    let cat = catalog();
+    if let Some(path) = cat.paths.get(&lower) {
+        return Some(Lookup::Listed(Alias { resource_type, path: path.clone() }));
+    }
+    if cat.types.contains(&resource_type) {
+        return Some(Lookup::Invalid { resource_type });
     }
     // Keep the alias's own spelling for the document path: ARM property
     // names are matched without regard to case, but evidence reads better.
@@ -94,7 +96,12 @@ pub fn resolve(alias: &str) -> Option<Alias> {
     } else {
         format!("properties.{property}")
     };
-    Some(Alias { resource_type, path })
+    Some(Lookup::Unlisted(Alias { resource_type, path }))
+}
+
+/// Resolves `alias` to its path, or `None` when it is no alias or an invalid one.
+pub fn resolve(alias: &str) -> Option<Alias> {
+    lookup(alias).and_then(Lookup::alias)
 }
 
 #[cfg(test)]
@@ -126,6 +133,30 @@ mod tests {
             resolve("microsoft.insights/diagnosticSettings/logs[*].categoryGroup").unwrap().path,
             "properties.logs[*].categoryGroup"
         );
+    }
+
+    #[test]
+    fn the_catalog_is_azures_and_knows_what_it_lacks() {
+        // Legacy aliases without `[*]` read every element, as Azure lists them.
+        assert_eq!(
+            resolve("Microsoft.Insights/diagnosticSettings/logs.enabled").unwrap().path,
+            "properties.logs[*].enabled"
+        );
+        assert_eq!(
+            resolve("Microsoft.Network/privateEndpoints/privateLinkServiceConnections[*].privateLinkServiceId")
+                .unwrap()
+                .path,
+            "properties.privateLinkServiceConnections[*].properties.privateLinkServiceId"
+        );
+        assert!(catalogued("Microsoft.CognitiveServices/accounts"));
+        assert_eq!(
+            lookup("Microsoft.CognitiveServices/accounts/noSuchProperty"),
+            Some(Lookup::Invalid { resource_type: "microsoft.cognitiveservices/accounts".into() })
+        );
+        assert!(matches!(
+            lookup("Microsoft.CognitiveServices.Data/accounts/deployments/raiPolicy.mode"),
+            Some(Lookup::Unlisted(_))
+        ));
     }
 
     #[test]

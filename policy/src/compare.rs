@@ -3,15 +3,41 @@
 
 use crate::error::{PolicyError, Result};
 use crate::fail;
+use caseless::Caseless;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use unicode_normalization::UnicodeNormalization;
+
+/// A string as .NET's `InvariantCultureIgnoreCase` sees it: case folded in
+/// full (`ß` is `ss`) with compatibility forms decomposed (the ligature `ﬁ`
+/// is `fi`), which is Unicode's compatibility caseless match. ASCII, nearly
+/// every string Azure holds, takes the quick path.
+pub fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        };
+    }
+    Cow::Owned(s.chars().nfd().default_case_fold().nfkd().default_case_fold().nfkd().collect())
+}
+
+/// Whether two strings are equal without regard to case, as .NET compares.
+pub fn eq_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    fold(a) == fold(b)
+}
 
 /// Equality with `InvariantCultureIgnoreCase` for strings. A boolean or a
 /// number equals its string form (`true` equals `"true"`), which is how
 /// parameters of type Array holding `"true"` match boolean properties.
 pub fn equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => x.to_lowercase() == y.to_lowercase(),
+        (Value::String(x), Value::String(y)) => eq_text(x, y),
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Bool(x), Value::String(s)) | (Value::String(s), Value::Bool(x)) => {
             s.eq_ignore_ascii_case(&x.to_string())
@@ -39,7 +65,7 @@ pub fn order(a: &Value, b: &Value) -> Result<Ordering> {
             if let (Ok(p), Ok(q)) = (crate::template::parse_time(x), crate::template::parse_time(y)) {
                 return Ok(p.cmp(&q));
             }
-            Ok(x.to_lowercase().cmp(&y.to_lowercase()))
+            Ok(fold(x).cmp(&fold(y)))
         }
         (Value::Number(n), Value::String(s)) => match s.trim().parse::<f64>() {
             Ok(f) => Ok(n.as_f64().unwrap_or(f64::NAN).partial_cmp(&f).unwrap_or(Ordering::Equal)),
@@ -52,13 +78,17 @@ pub fn order(a: &Value, b: &Value) -> Result<Ordering> {
 
 /// `like`: `*` matches any run of characters, without regard to case.
 pub fn like(value: &str, pattern: &str) -> bool {
-    let (v, p) = (value.to_lowercase(), pattern.to_lowercase());
+    let (v, p) = (fold(value), fold(pattern));
+    let (v, p) = (v.as_ref(), p.as_ref());
     let parts: Vec<&str> = p.split('*').collect();
     if parts.len() == 1 {
         return v == p;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
     if !v.starts_with(first) || !v[first.len()..].ends_with(last) {
+        return false;
+    }
+    if v.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &v[first.len()..v.len() - last.len()];
@@ -122,6 +152,17 @@ mod tests {
         assert!(equals(&json!(3), &json!("3")));
         assert!(equals(&json!({"A": ["x"]}), &json!({"a": ["X"]})));
         assert!(!equals(&json!(null), &json!("")));
+    }
+
+    #[test]
+    fn strings_fold_as_dotnet_invariant_culture_does() {
+        assert!(equals(&json!("Straße"), &json!("STRASSE")));
+        assert!(equals(&json!("ﬁle"), &json!("FILE")));
+        assert!(equals(&json!("Ǆ"), &json!("ǆ")));
+        assert!(!equals(&json!("café"), &json!("cafe")), "accents are not case");
+        assert!(equals(&json!("cafe\u{301}"), &json!("CAFÉ")), "composed and decomposed forms are one");
+        assert!(like("Großhandel-01", "GROSS*"));
+        assert_eq!(order(&json!("straße"), &json!("STRASSE")).unwrap(), Ordering::Equal);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::definition::{bind_parameters, Definition};
 use crate::effect::Effect;
 use crate::error::{PolicyError, Result};
-use crate::rule::{Evaluator, Reason};
+use crate::rule::{Evaluator, Reason, Shape};
 use crate::state::ComplianceState;
 use crate::template::{self, get_ci};
 use serde::Serialize;
@@ -65,6 +65,10 @@ pub struct Prepared<'d> {
     /// `None` when the effect reads the resource (`field()`), so it is
     /// resolved per resource.
     effect: Option<Result<Effect>>,
+    /// Whether the `if` is well formed ([`crate::rule::validate`]).
+    structure: Result<()>,
+    /// What the `if` tests, for applicability.
+    shape: Shape,
 }
 
 impl<'d> Prepared<'d> {
@@ -78,7 +82,16 @@ impl<'d> Prepared<'d> {
             }
             _ => None,
         };
-        Prepared { def, params, effect }
+        let rule = def.rule.as_object().expect("checked when the definition was parsed");
+        let cond = get_ci(rule, "if").cloned().unwrap_or(Value::Null);
+        let structure = crate::rule::validate(&cond);
+        let mut shape = Shape::of(&cond);
+        // A location read in the deployment's parameters counts too.
+        let details = get_ci(rule, "then").and_then(Value::as_object).and_then(|t| get_ci(t, "details"));
+        if details.is_some_and(|d| d.to_string().to_ascii_lowercase().contains("field('location')")) {
+            shape.reads_location = true;
+        }
+        Prepared { def, params, effect, structure, shape }
     }
 
     /// The effect, when it does not depend on the resource.
@@ -107,10 +120,29 @@ impl<'d> Prepared<'d> {
         if let Some(why) = mode_excludes(&def.mode, input.resource) {
             return Outcome::not_applicable(Some(effect), why);
         }
+        if let Err(e) = &self.structure {
+            return Outcome::error(Some(effect), e.clone());
+        }
+        if let Some(alias) = &self.shape.invalid_alias {
+            return Outcome::not_applicable(
+                Some(effect),
+                format!("the rule reads '{alias}', which is not an alias Azure defines, so it applies to nothing"),
+            );
+        }
+        let ty = input.resource.get("type").and_then(Value::as_str).unwrap_or_default();
+        if self.shape.reads_location && ty.eq_ignore_ascii_case("Microsoft.Resources/subscriptions") {
+            return Outcome::not_applicable(
+                Some(effect),
+                "a rule that reads the location does not apply to subscriptions",
+            );
+        }
         let rule = def.rule.as_object().expect("checked when the definition was parsed");
         let null = Value::Null;
         let cond = get_ci(rule, "if").unwrap_or(&null);
-        if ev.applicable(cond) == Some(false) {
+        // For the IfNotExists effects the whole `if` decides applicability
+        // (below); for the others only its type, name and kind conditions.
+        let if_not_exists = matches!(effect, Effect::AuditIfNotExists | Effect::DeployIfNotExists);
+        if !if_not_exists && !ev.applicable(cond, self.shape.considered()) {
             return Outcome::not_applicable(
                 Some(effect),
                 "the rule's type, name or kind conditions exclude this resource",
@@ -120,6 +152,17 @@ impl<'d> Prepared<'d> {
             Ok(r) => r,
             Err(e) => return Outcome::error(Some(effect), e),
         };
+        if if_not_exists && !matched {
+            return Outcome {
+                state: None,
+                effect: Some(effect),
+                reasons,
+                message: Some(format!(
+                    "the rule's if is false for this resource, so this {} policy does not apply",
+                    effect.as_str()
+                )),
+            };
+        }
         let then = get_ci(rule, "then").and_then(Value::as_object);
         let details = then.and_then(|t| get_ci(t, "details"));
         let state = |s| Outcome { state: Some(s), effect: Some(effect), reasons: reasons.clone(), message: None };

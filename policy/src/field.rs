@@ -1,7 +1,7 @@
 //! `field` operands: the built-in fields (`type`, `name`, `tags['x']`, …) and
 //! aliases, resolved against an ARM document.
 
-use crate::alias;
+use crate::alias::{self, Lookup};
 use crate::compare::normalize_location;
 use crate::error::{PolicyError, Result};
 use crate::template::get_ci;
@@ -65,14 +65,18 @@ impl Field {
             "location" => Field::Location,
             "id" => Field::Id,
             "tags" => Field::Tags,
-            "identity.type" => {
-                Field::Path { resource_type: None, path: "identity.type".into(), segs: parse_path("identity.type")? }
+            // Paths every resource with a managed identity has, not aliases of one type.
+            "identity.type" | "identity.userassignedidentities" | "identity.principalid" | "identity.tenantid" => {
+                Field::Path { resource_type: None, path: s.to_string(), segs: parse_path(s)? }
             }
             _ if lower.starts_with("tags[") && s.ends_with(']') => Field::Tag(unquote_tag(&s[5..s.len() - 1])),
             _ if lower.starts_with("tags.") => Field::Tag(s[5..].to_string()),
-            _ => match alias::resolve(s) {
-                Some(a) => {
+            _ => match alias::lookup(s) {
+                Some(Lookup::Listed(a) | Lookup::Unlisted(a)) => {
                     Field::Path { segs: parse_path(&a.path)?, resource_type: Some(a.resource_type), path: a.path }
+                }
+                Some(Lookup::Invalid { resource_type }) => {
+                    return Err(PolicyError(format!("'{s}' is not an alias Azure defines for {resource_type}")))
                 }
                 None => return Err(PolicyError(format!("'{s}' is neither a field nor an alias"))),
             },
@@ -94,11 +98,12 @@ impl Field {
         }
     }
 
-    /// The segments up to and including the first `[*]`, for `count`.
+    /// The segments up to and including the last `[*]`: what a `count`
+    /// over this field visits, one inner member at a time for `a[*].b[*]`.
     pub fn array_prefix(&self) -> Option<Vec<Seg>> {
         match self {
             Field::Path { segs, .. } => {
-                let i = segs.iter().position(|s| *s == Seg::All)?;
+                let i = segs.iter().rposition(|s| *s == Seg::All)?;
                 Some(segs[..=i].to_vec())
             }
             _ => None,
@@ -164,20 +169,23 @@ fn collect(cur: &Value, segs: &[Seg], out: &mut Vec<Value>, top: bool) {
         out.push(cur.clone());
         return;
     };
+    // Below an element, a missing property is that element's null; but a
+    // missing nested array has no members, so it adds nothing.
+    let missing = !top && !rest.contains(&Seg::All) && *first != Seg::All;
     match (first, cur) {
         (Seg::All, Value::Array(a)) => a.iter().for_each(|e| collect(e, rest, out, false)),
         (Seg::All, _) => {}
         (Seg::Key(k), Value::Object(m)) => match get_ci(m, k) {
             Some(v) => collect(v, rest, out, top),
-            None if !top => out.push(Value::Null),
+            None if missing => out.push(Value::Null),
             None => {}
         },
         (Seg::Index(i), Value::Array(a)) => match a.get(*i) {
             Some(v) => collect(v, rest, out, top),
-            None if !top => out.push(Value::Null),
+            None if missing => out.push(Value::Null),
             None => {}
         },
-        _ if !top => out.push(Value::Null),
+        _ if missing => out.push(Value::Null),
         _ => {}
     }
 }

@@ -15,6 +15,7 @@ pub mod effect;
 pub mod error;
 pub mod evaluate;
 pub mod field;
+pub mod functions;
 pub mod rule;
 pub mod state;
 pub mod template;

@@ -112,44 +112,39 @@ impl<'a> Evaluator<'a> {
         self.condition(m)
     }
 
-    /// Azure's applicability test: only the conditions on `type`, `name` and
-    /// `kind` are weighed; every other condition is unknown. `Some(false)`
-    /// means the policy does not apply to this resource at all.
-    pub fn applicable(&mut self, c: &Value) -> Option<bool> {
-        let m = c.as_object()?;
-        if let Some(children) = get_ci(m, "allOf") {
-            let results: Vec<Option<bool>> = children.as_array()?.iter().map(|x| self.applicable(x)).collect();
-            return if results.contains(&Some(false)) {
-                Some(false)
-            } else if results.iter().all(|r| *r == Some(true)) {
-                Some(true)
-            } else {
-                None
-            };
+    /// Azure's applicability test for effects other than `auditIfNotExists`
+    /// and `deployIfNotExists`: only the conditions on the fields `considered`
+    /// are evaluated; every other condition passes, as if true (or false under
+    /// a `not`). `false` means the policy does not apply to this resource.
+    pub fn applicable(&mut self, c: &Value, considered: &[&str]) -> bool {
+        self.applies(c, considered, false)
+    }
+
+    fn applies(&mut self, c: &Value, considered: &[&str], negated: bool) -> bool {
+        let Some(m) = c.as_object() else { return !negated };
+        if let Some(children) = get_ci(m, "allOf").and_then(Value::as_array) {
+            return children.iter().all(|x| self.applies(x, considered, negated));
         }
-        if let Some(children) = get_ci(m, "anyOf") {
-            let results: Vec<Option<bool>> = children.as_array()?.iter().map(|x| self.applicable(x)).collect();
-            return if results.contains(&Some(true)) {
-                Some(true)
-            } else if results.iter().all(|r| *r == Some(false)) {
-                Some(false)
-            } else {
-                None
-            };
+        if let Some(children) = get_ci(m, "anyOf").and_then(Value::as_array) {
+            return children.iter().any(|x| self.applies(x, considered, negated));
         }
         if let Some(child) = get_ci(m, "not") {
-            return self.applicable(child).map(|b| !b);
+            return !self.applies(child, considered, !negated);
         }
-        let field = get_ci(m, "field")?.as_str()?;
-        if !["type", "name", "kind"].iter().any(|f| f.eq_ignore_ascii_case(field)) {
-            return None;
+        let weighed = get_ci(m, "field")
+            .and_then(Value::as_str)
+            .is_some_and(|f| considered.iter().any(|k| k.eq_ignore_ascii_case(f)));
+        if !weighed {
+            return !negated;
         }
-        self.condition(m).ok().map(|(b, _)| b)
+        // A condition on type, name or kind that cannot be evaluated does
+        // not exclude the resource; the evaluation proper reports it.
+        self.condition(m).map(|(b, _)| b).unwrap_or(!negated)
     }
 
     fn condition(&mut self, m: &Map<String, Value>) -> Result<(bool, Vec<Reason>)> {
         let (op, expected) = operator(m)?;
-        let expected = template::resolve(expected, self)?;
+        let expected = template::resolve_deep(expected, self)?;
         if let Some(count) = get_ci(m, "count") {
             let (operand, n) = self.count(count)?;
             let actual = Value::from(n);
@@ -190,7 +185,7 @@ impl<'a> Evaluator<'a> {
             return Ok((ok, vec![reason]));
         }
         if let Some(v) = get_ci(m, "value") {
-            let actual = template::resolve(v, self)?;
+            let actual = template::resolve_deep(v, self)?;
             let ok = apply(&op, &actual, &expected)?;
             let operand = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
             return Ok((ok, vec![Reason { operand, path: None, operator: op, expected, actual, result: ok }]));
@@ -222,7 +217,12 @@ impl<'a> Evaluator<'a> {
                 other => fail!("count.field must be a string, not {other}"),
             };
             let field = Field::parse(&name)?;
-            let prefix = field.array_prefix().ok_or_else(|| PolicyError(format!("count.field '{name}' has no [*]")))?;
+            if field.array_prefix().is_none() {
+                fail!("count.field '{name}' has no [*]");
+            }
+            // The where sees one member of the innermost array at a time.
+            let Field::Path { segs: prefix, .. } = &field else { unreachable!("only paths have [*]") };
+            let prefix = prefix.clone();
             let elements = match self.read(&field) {
                 Resolved::Many(v) => v,
                 Resolved::One(_) => vec![],
@@ -241,7 +241,7 @@ impl<'a> Evaluator<'a> {
             return Ok((operand, n));
         }
         if let Some(v) = get_ci(m, "value") {
-            let elements = match template::resolve(v, self)? {
+            let elements = match template::resolve_deep(v, self)? {
                 Value::Array(a) => a,
                 Value::Null => vec![],
                 other => fail!("count.value must be an array, not {other}"),
@@ -276,7 +276,7 @@ impl Scope for Evaluator<'_> {
             for b in self.bindings.iter().rev() {
                 if let Binding::Field { prefix, element, .. } = b {
                     if starts_with(segs, prefix) {
-                        return Ok(Value::Array(vec![walk(element, &segs[prefix.len()..]).into_value()]));
+                        return Ok(Value::Array(present(walk(element, &segs[prefix.len()..]))));
                     }
                 }
             }
@@ -284,6 +284,9 @@ impl Scope for Evaluator<'_> {
         Ok(match f.resolve(self.origin) {
             // field() of a missing property is the empty string.
             Resolved::One(Value::Null) => Value::String(String::new()),
+            // Over `[*]`, only the values present: a member without the
+            // property, or with a missing nested array, adds nothing.
+            r @ Resolved::Many(_) => Value::Array(present(r)),
             r => r.into_value(),
         })
     }
@@ -300,6 +303,14 @@ impl Scope for Evaluator<'_> {
                 (Binding::Field { operand, element, .. }, Some(want)) if operand.eq_ignore_ascii_case(want) => {
                     return Ok(element.clone())
                 }
+                // A path below the counted alias: that property of the member.
+                (Binding::Field { prefix, element, .. }, Some(want)) => {
+                    if let Ok(Field::Path { segs, .. }) = Field::parse(want) {
+                        if segs.len() > prefix.len() && starts_with(&segs, prefix) {
+                            return Ok(walk(element, &segs[prefix.len()..]).into_value());
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -315,6 +326,15 @@ impl Scope for Evaluator<'_> {
 
     fn policy(&self) -> Value {
         self.policy.clone()
+    }
+}
+
+/// The values a `[*]` read found, without the members that lacked them.
+fn present(r: Resolved) -> Vec<Value> {
+    match r {
+        Resolved::One(Value::Null) => vec![],
+        Resolved::One(v) => vec![v],
+        Resolved::Many(vs) => vs.into_iter().filter(|v| !v.is_null()).collect(),
     }
 }
 
@@ -367,7 +387,7 @@ pub fn apply(op: &str, actual: &Value, expected: &Value) -> Result<bool> {
         }
         "contains" | "notcontains" => {
             let hit = match actual {
-                Value::String(s) => s.to_lowercase().contains(&text(expected, op)?.to_lowercase()),
+                Value::String(s) => compare::fold(s).contains(compare::fold(&text(expected, op)?).as_ref()),
                 Value::Array(a) => a.iter().any(|x| equals(x, expected)),
                 _ => false,
             };
@@ -416,5 +436,133 @@ fn text(v: &Value, op: &str) -> Result<String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
         other => fail!("'{op}' needs a string, not {other}"),
+    }
+}
+
+const LOGICAL: &[&str] = &["allof", "anyof", "not"];
+
+/// Checks the structure of an `if` before anything is evaluated, so that a
+/// malformed condition is an error for the definition wherever it stands,
+/// not a verdict decided by the branches that happen to be reached: a
+/// logical operator stands alone, and a condition has one operand (`field`,
+/// `value` or `count`) and one operator.
+pub fn validate(c: &Value) -> Result<()> {
+    let m = c.as_object().ok_or_else(|| PolicyError(format!("a condition must be an object, not {c}")))?;
+    let logical: Vec<&String> = m.keys().filter(|k| LOGICAL.contains(&k.to_ascii_lowercase().as_str())).collect();
+    if let Some(op) = logical.first() {
+        if m.len() > 1 {
+            let others: Vec<&str> = m.keys().filter(|k| k != op).map(String::as_str).collect();
+            fail!("the logical operator '{op}' stands beside {}: {}", others.join(", "), Value::Object(m.clone()));
+        }
+        let v = &m[op.as_str()];
+        if op.eq_ignore_ascii_case("not") {
+            return validate(v);
+        }
+        for child in list(v, op)? {
+            validate(child)?;
+        }
+        return Ok(());
+    }
+    let operands: Vec<&str> = ["field", "value", "count"].into_iter().filter(|k| get_ci(m, k).is_some()).collect();
+    match operands.as_slice() {
+        [] => fail!("a condition needs a field, a value or a count: {}", Value::Object(m.clone())),
+        [_] => {}
+        _ => fail!("a condition has both {}: {}", operands.join(" and "), Value::Object(m.clone())),
+    }
+    operator(m)?;
+    if let Some(count) = get_ci(m, "count") {
+        let cm = count.as_object().ok_or_else(|| PolicyError("count must be an object".into()))?;
+        if get_ci(cm, "field").is_some() == get_ci(cm, "value").is_some() {
+            fail!("count needs a field or a value, not both or neither: {count}");
+        }
+        if let Some(w) = get_ci(cm, "where") {
+            validate(w)?;
+        }
+    }
+    Ok(())
+}
+
+/// The fields an `if` tests, as applicability weighs them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Shape {
+    pub has_type: bool,
+    pub has_name: bool,
+    pub has_kind: bool,
+    /// Any condition on another field, a value or a count.
+    pub has_other: bool,
+    /// A condition reads the location (as a field or through `field()`).
+    pub reads_location: bool,
+    /// The first alias Azure's catalog does not define, if any.
+    pub invalid_alias: Option<String>,
+}
+
+impl Shape {
+    pub fn of(c: &Value) -> Shape {
+        let mut s = Shape::default();
+        s.visit(c);
+        s
+    }
+
+    /// The fields whose conditions decide applicability: with only type,
+    /// name and kind conditions, the type alone (so only-name or only-kind
+    /// rules apply to every resource); with other conditions beside them,
+    /// all three.
+    pub fn considered(&self) -> &'static [&'static str] {
+        if self.has_other {
+            &["type", "name", "kind"]
+        } else {
+            &["type"]
+        }
+    }
+
+    fn visit(&mut self, c: &Value) {
+        let Some(m) = c.as_object() else { return };
+        for op in ["allOf", "anyOf"] {
+            if let Some(children) = get_ci(m, op).and_then(Value::as_array) {
+                children.iter().for_each(|x| self.visit(x));
+                return;
+            }
+        }
+        if let Some(child) = get_ci(m, "not") {
+            return self.visit(child);
+        }
+        let text = Value::Object(m.clone()).to_string().to_ascii_lowercase();
+        if text.contains("field('location')") || text.contains("field(\\u0027location\\u0027)") {
+            self.reads_location = true;
+        }
+        if let Some(count) = get_ci(m, "count") {
+            self.has_other = true;
+            if let Some(f) = count.get("field").and_then(Value::as_str) {
+                self.check_alias(f);
+            }
+            if let Some(w) = count.as_object().and_then(|cm| get_ci(cm, "where")) {
+                let mut inner = Shape::default();
+                inner.visit(w);
+                self.reads_location |= inner.reads_location;
+                self.invalid_alias = self.invalid_alias.take().or(inner.invalid_alias);
+            }
+            return;
+        }
+        match get_ci(m, "field").and_then(Value::as_str) {
+            Some(f) if f.eq_ignore_ascii_case("type") => self.has_type = true,
+            Some(f) if f.eq_ignore_ascii_case("name") => self.has_name = true,
+            Some(f) if f.eq_ignore_ascii_case("kind") => self.has_kind = true,
+            Some(f) => {
+                self.has_other = true;
+                if f.eq_ignore_ascii_case("location") {
+                    self.reads_location = true;
+                }
+                self.check_alias(f);
+            }
+            None => self.has_other = true,
+        }
+    }
+
+    fn check_alias(&mut self, f: &str) {
+        if self.invalid_alias.is_none() && !f.starts_with('[') {
+            if let Some(crate::alias::Lookup::Invalid { .. }) = crate::alias::lookup(f) {
+                self.invalid_alias = Some(f.to_string());
+            }
+        }
     }
 }

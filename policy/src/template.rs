@@ -61,6 +61,19 @@ pub fn resolve(v: &Value, scope: &dyn Scope) -> Result<Value> {
     }
 }
 
+/// [`resolve`], and inside the arrays and objects a rule writes out: each
+/// string element of an `in` list may be an expression. What a function
+/// returns (a parameter's value) is never evaluated again.
+pub fn resolve_deep(v: &Value, scope: &dyn Scope) -> Result<Value> {
+    match v {
+        Value::Array(a) => Ok(Value::Array(a.iter().map(|x| resolve_deep(x, scope)).collect::<Result<_>>()?)),
+        Value::Object(m) => {
+            Ok(Value::Object(m.iter().map(|(k, x)| Ok((k.clone(), resolve_deep(x, scope)?))).collect::<Result<_>>()?))
+        }
+        _ => resolve(v, scope),
+    }
+}
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
@@ -348,11 +361,160 @@ fn call(name: &str, args: &[Expr], scope: &dyn Scope) -> Result<Value> {
         }
         "int" => {
             one(1, 1)?;
-            json!(as_int(name, &v[0])?)
+            match &v[0] {
+                // A float rounds to the nearest integer, halves to even, as .NET converts.
+                Value::Number(x) if x.as_i64().is_none() => json!(x.as_f64().unwrap_or(0.0).round_ties_even() as i64),
+                other => json!(as_int(name, other)?),
+            }
+        }
+        "float" => {
+            one(1, 1)?;
+            let f = match &v[0] {
+                Value::Number(x) => x.as_f64().unwrap_or(0.0),
+                Value::String(s) => {
+                    s.trim().parse().map_err(|_| PolicyError(format!("float() expects a number, not '{s}'")))?
+                }
+                other => fail!("float() expects a number, not {}", short(other)),
+            };
+            json!(f)
         }
         "bool" => {
             one(1, 1)?;
-            Value::Bool(as_bool(name, &v[0])?)
+            Value::Bool(match &v[0] {
+                Value::Number(x) => x.as_f64() != Some(0.0),
+                other => as_bool(name, other)?,
+            })
+        }
+        "add" | "sub" | "mul" | "div" | "mod" => {
+            one(2, 2)?;
+            let (a, b) = (as_int(name, &v[0])?, as_int(name, &v[1])?);
+            if (n == "div" || n == "mod") && b == 0 {
+                fail!("{name}() by zero");
+            }
+            let r = match n {
+                "add" => a.checked_add(b),
+                "sub" => a.checked_sub(b),
+                "mul" => a.checked_mul(b),
+                // .NET integer division and remainder truncate toward zero, as Rust's do.
+                "div" => a.checked_div(b),
+                _ => a.checked_rem(b),
+            };
+            json!(r.ok_or_else(|| PolicyError(format!("{name}({a}, {b}) overflows a 64-bit integer")))?)
+        }
+        "range" => {
+            one(2, 2)?;
+            let (start, count) = (as_int(name, &v[0])?, as_int(name, &v[1])?);
+            if !(0..=10_000).contains(&count) {
+                fail!("range() takes a count from 0 to 10000, not {count}");
+            }
+            Value::Array((0..count).map(|i| json!(start + i)).collect())
+        }
+        "array" => {
+            one(1, 1)?;
+            match &v[0] {
+                Value::Array(_) => v[0].clone(),
+                other => Value::Array(vec![other.clone()]),
+            }
+        }
+        "flatten" => {
+            one(1, 1)?;
+            let a = v[0].as_array().ok_or_else(|| PolicyError("flatten() expects an array of arrays".into()))?;
+            let mut out = Vec::new();
+            for x in a {
+                match x {
+                    Value::Array(inner) => out.extend(inner.iter().cloned()),
+                    other => fail!("flatten() expects an array of arrays, not one holding {}", short(other)),
+                }
+            }
+            Value::Array(out)
+        }
+        "items" => {
+            one(1, 1)?;
+            let m = v[0].as_object().ok_or_else(|| PolicyError("items() expects an object".into()))?;
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by_key(|k| k.to_lowercase());
+            Value::Array(keys.into_iter().map(|k| json!({"key": k, "value": m[k]})).collect())
+        }
+        "objectkeys" => {
+            one(1, 1)?;
+            let m = v[0].as_object().ok_or_else(|| PolicyError("objectKeys() expects an object".into()))?;
+            Value::Array(m.keys().map(|k| json!(k)).collect())
+        }
+        "null" => {
+            one(0, 0)?;
+            Value::Null
+        }
+        "padleft" => {
+            one(2, 3)?;
+            let s = match &v[0] {
+                Value::String(s) => s.clone(),
+                Value::Number(x) => x.to_string(),
+                other => fail!("padLeft() expects a string or an integer, not {}", short(other)),
+            };
+            let width = as_int(name, &v[1])?;
+            let pad = match v.get(2) {
+                Some(p) => {
+                    let p = as_str(name, p)?;
+                    let mut chars = p.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(c), None) => c,
+                        _ => fail!("padLeft() pads with one character, not '{p}'"),
+                    }
+                }
+                None => ' ',
+            };
+            if !(0..=16_384).contains(&width) {
+                fail!("padLeft() takes a length from 0 to 16384, not {width}");
+            }
+            let missing = (width as usize).saturating_sub(s.chars().count());
+            Value::String(std::iter::repeat_n(pad, missing).chain(s.chars()).collect())
+        }
+        "format" => {
+            one(1, usize::MAX)?;
+            Value::String(crate::functions::format(as_str(name, &v[0])?, &v[1..])?)
+        }
+        "base64" => {
+            one(1, 1)?;
+            Value::String(crate::functions::base64_encode(as_str(name, &v[0])?))
+        }
+        "base64tostring" => {
+            one(1, 1)?;
+            Value::String(crate::functions::base64_decode(as_str(name, &v[0])?)?)
+        }
+        "base64tojson" => {
+            one(1, 1)?;
+            let text = crate::functions::base64_decode(as_str(name, &v[0])?)?;
+            serde_json::from_str(&text).map_err(|e| PolicyError(format!("base64ToJson(): {e}")))?
+        }
+        "datauri" => {
+            one(1, 1)?;
+            Value::String(crate::functions::data_uri(&string_of(&v[0])))
+        }
+        "datauritostring" => {
+            one(1, 1)?;
+            Value::String(crate::functions::data_uri_to_string(as_str(name, &v[0])?)?)
+        }
+        "uri" => {
+            one(2, 2)?;
+            Value::String(crate::functions::uri(as_str(name, &v[0])?, as_str(name, &v[1])?)?)
+        }
+        "uricomponent" => {
+            one(1, 1)?;
+            Value::String(crate::functions::uri_component(as_str(name, &v[0])?))
+        }
+        "uricomponenttostring" => {
+            one(1, 1)?;
+            Value::String(crate::functions::uri_component_to_string(as_str(name, &v[0])?)?)
+        }
+        "guid" => {
+            one(1, usize::MAX)?;
+            let parts: Vec<&str> = v.iter().map(|x| as_str(name, x)).collect::<Result<_>>()?;
+            Value::String(crate::functions::guid(&parts))
+        }
+        "uniquestring" => {
+            one(1, usize::MAX)?;
+            let parts: Vec<&str> = v.iter().map(|x| as_str(name, x)).collect::<Result<_>>()?;
+            Value::String(crate::functions::unique_string(&parts))
         }
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
@@ -388,9 +550,10 @@ fn call(name: &str, args: &[Expr], scope: &dyn Scope) -> Result<Value> {
         }
         "contains" => {
             one(2, 2)?;
+            // ARM's contains() is case-sensitive, except for object keys.
             Value::Bool(match &v[0] {
-                Value::String(s) => s.to_lowercase().contains(&string_of(&v[1]).to_lowercase()),
-                Value::Array(a) => a.iter().any(|x| crate::compare::equals(x, &v[1])),
+                Value::String(s) => s.contains(&string_of(&v[1])),
+                Value::Array(a) => a.contains(&v[1]) || a.iter().any(|x| numbers_equal(x, &v[1])),
                 Value::Object(m) => get_ci(m, &string_of(&v[1])).is_some(),
                 other => fail!("contains() cannot search {}", short(other)),
             })
@@ -399,6 +562,13 @@ fn call(name: &str, args: &[Expr], scope: &dyn Scope) -> Result<Value> {
             one(2, 2)?;
             let (s, p) = (as_str(name, &v[0])?.to_lowercase(), as_str(name, &v[1])?.to_lowercase());
             Value::Bool(if n == "startswith" { s.starts_with(&p) } else { s.ends_with(&p) })
+        }
+        "indexof" | "lastindexof" if v.first().is_some_and(Value::is_array) => {
+            one(2, 2)?;
+            let a = v[0].as_array().expect("checked");
+            let hit = |x: &Value| x == &v[1] || numbers_equal(x, &v[1]);
+            let found = if n == "indexof" { a.iter().position(hit) } else { a.iter().rposition(hit) };
+            json!(found.map(|i| i as i64).unwrap_or(-1))
         }
         "indexof" | "lastindexof" => {
             one(2, 2)?;
@@ -528,8 +698,16 @@ fn call(name: &str, args: &[Expr], scope: &dyn Scope) -> Result<Value> {
                 _ => fail!("resourceGroup() of a resource outside any resource group"),
             }
         }
-        _ => fail!("the template function {name}() is not supported in policy rules"),
+        _ if crate::functions::EXCLUDED.contains(&n) => {
+            fail!("the template function {name}() is not available in policy rules")
+        }
+        _ => fail!("{name}() is not an ARM template function"),
     })
+}
+
+/// Numbers compare by value (`1` and `1.0` are one), everything else exactly.
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    matches!((a, b), (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64())
 }
 
 fn set_op(n: &str, v: &[Value]) -> Result<Value> {
@@ -637,7 +815,12 @@ mod tests {
         assert_eq!(run("[empty('')]").unwrap(), json!(true));
         assert_eq!(run("[first(parameters('list'))]").unwrap(), json!("a"));
         assert_eq!(run("[and(true(), not(false()))]").unwrap(), json!(true));
-        assert_eq!(run("[or(false, contains(parameters('list'), 'B'))]").unwrap(), json!(true));
+        assert_eq!(run("[or(false, contains(parameters('list'), 'b'))]").unwrap(), json!(true));
+        assert_eq!(
+            run("[contains(parameters('list'), 'B')]").unwrap(),
+            json!(false),
+            "ARM's contains() is case-sensitive"
+        );
         assert_eq!(run("[resourceGroup().name]").unwrap(), json!("rg1"));
         assert_eq!(run("[subscription().subscriptionId]").unwrap(), json!("s1"));
         assert_eq!(run("[policy().assignmentId]").unwrap(), json!("/a"));
@@ -664,7 +847,9 @@ mod tests {
     fn mistakes_are_errors_that_name_what_went_wrong() {
         let e = run("[parameters('missing')]").unwrap_err();
         assert!(e.0.contains("missing"), "{e}");
-        assert!(run("[reference('x')]").unwrap_err().0.contains("reference"));
+        assert!(run("[reference('x')]").unwrap_err().0.contains("not available in policy rules"));
+        assert!(run("[dateTimeAdd(utcNow(), 'P1D')]").unwrap_err().0.contains("not available in policy rules"));
+        assert!(run("[noSuchFunction()]").unwrap_err().0.contains("not an ARM template function"));
         assert!(run("[concat('a']").is_err());
         assert_eq!(run("[concat('a'").unwrap(), json!("[concat('a'"), "no closing bracket: a literal");
         assert!(run("[substring('ab', 1, 5)]").is_err());

@@ -36,6 +36,10 @@ struct Case {
     /// effect audit): for operator edge cases.
     #[serde(default)]
     rule: Option<Value>,
+    /// A whole `policyRule` (`if` and `then`) to evaluate instead, mode All:
+    /// for cases that turn on the effect.
+    #[serde(default)]
+    policy_rule: Option<Value>,
     /// For data-plane definitions: the deployment's content filter policy.
     #[serde(default)]
     rai_policy: Option<Doc>,
@@ -151,6 +155,11 @@ fn rule_definition(rule: &Value) -> PolicyDocument {
     PolicyDocument::parse(&doc).unwrap()
 }
 
+fn policy_definition(policy_rule: &Value) -> PolicyDocument {
+    let doc = serde_json::json!({"name": "rule", "properties": {"mode": "All", "policyRule": policy_rule}});
+    PolicyDocument::parse(&doc).unwrap()
+}
+
 fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-21 12:00 UTC)
 }
@@ -160,7 +169,11 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
     let doc = load_definition(&file.definition);
     let mut failures = Vec::new();
     for case in &file.cases {
-        let own = case.rule.as_ref().map(rule_definition);
+        let own = match (&case.rule, &case.policy_rule) {
+            (Some(r), _) => Some(rule_definition(r)),
+            (None, Some(pr)) => Some(policy_definition(pr)),
+            (None, None) => None,
+        };
         let PolicyDocument::Definition(def) = own.as_ref().unwrap_or(&doc) else { panic!("cases need a definition") };
         let mut params = file.parameters.clone();
         params.extend(case.parameters.clone());
