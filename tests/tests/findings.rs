@@ -503,3 +503,41 @@ async fn what_fails_is_listed_by_default_counted_per_control_and_exported_whole(
     assert_eq!(n as i64, all.total);
     assert_eq!(exported, all.findings.iter().map(|f| f.id).collect::<Vec<_>>());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn each_controls_findings_sort_by_the_column_asked_for(pool: PgPool) {
+    let s = demo::generate(12, 3);
+    stored_and_evaluated(&pool, &s).await;
+    let control = "attest-identity-local-auth-disabled";
+    let page = |sort: query::Sort| {
+        let pool = pool.clone();
+        async move {
+            query::list(&pool, &FindingFilter { control: control.into(), sort, per_page: 500, ..filter() })
+                .await
+                .unwrap()
+                .findings
+        }
+    };
+    let names = |rows: &[query::FindingRow]| -> Vec<String> {
+        rows.iter().map(|r| r.resource_id.rsplit('/').next().unwrap_or_default().to_lowercase()).collect()
+    };
+    // Names order by the database's collation; the two directions must
+    // mirror each other exactly.
+    let up = page(query::Sort::Resource).await;
+    assert!(up.len() > 3, "the demo estate has accounts for the control");
+    let down = page(query::Sort::ResourceDesc).await;
+    let mut mirrored = names(&down);
+    mirrored.reverse();
+    assert_eq!(names(&up), mirrored, "-resource is resource reversed");
+    assert_ne!(names(&up), names(&down));
+    let by_state = page(query::Sort::State).await;
+    let states: Vec<&str> = by_state.iter().map(|r| r.state.as_str()).collect();
+    let mut want = states.clone();
+    want.sort();
+    assert_eq!(states, want, "state: alphabetical");
+    assert!(states.first() != states.last(), "the demo estate holds both states for this control");
+    let seen = page(query::Sort::FirstSeenDesc).await;
+    assert!(seen.windows(2).all(|w| w[0].first_seen >= w[1].first_seen), "-first_seen: newest first");
+    assert!(matches!(query::Sort::parse("name"), Err(CoreError::Invalid { field: "sort", .. })));
+    assert_eq!(query::Sort::parse("").unwrap(), query::Sort::Resource);
+}

@@ -29,6 +29,7 @@ pub async fn list_findings(query: FindingsQuery) -> Result<FindingsView, AppErro
         resource: query.resource,
         exclude_state,
         failing,
+        sort: fq::Sort::parse(&query.sort).map_err(|e| fail(core(e)))?,
         page: query.page.max(1),
         per_page: PAGE_SIZE,
     };

@@ -18,6 +18,9 @@ pub struct FindingsQuery {
     pub page: i64,
     /// Every state, not only what fails (the default).
     pub all: bool,
+    /// The order within each control: `resource` (default), `-resource`,
+    /// `state`, `first_seen`, `-first_seen`.
+    pub sort: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,6 @@ use crate::{
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-/// The list's URL for `q`.
 /// The filters of `q` that are set, as URL query pairs.
 fn filters(q: &FindingsQuery) -> form_urlencoded::Serializer<'static, String> {
     let mut url = form_urlencoded::Serializer::new(String::new());
@@ -30,10 +29,14 @@ fn filters(q: &FindingsQuery) -> form_urlencoded::Serializer<'static, String> {
     url
 }
 
+/// The list's URL for `q`.
 pub fn href(q: &FindingsQuery) -> String {
     let mut url = filters(q);
     if q.all {
         url.append_pair("all", "1");
+    }
+    if !q.sort.is_empty() && q.sort != "resource" {
+        url.append_pair("sort", &q.sort);
     }
     if q.page > 1 {
         url.append_pair("page", &q.page.to_string());
@@ -49,6 +52,28 @@ fn csv_href(q: &FindingsQuery, failing_only: bool) -> String {
         url.append_pair("failing", "1");
     }
     format!("/api/v1/findings.csv?{}", url.finish())
+}
+
+/// A column heading that sorts each control's findings by it: a link to
+/// the same list in that order, or the reverse when it is already so (state
+/// sorts one way). `aria-sort` tells assistive technology which it is.
+#[component]
+fn SortHeader(label: &'static str, key: &'static str, q: FindingsQuery) -> impl IntoView {
+    let current = if q.sort.is_empty() { "resource" } else { q.sort.as_str() };
+    let desc = format!("-{key}");
+    let (aria, arrow, next) = if current == key {
+        ("ascending", " ▲", if key == "state" { key.to_string() } else { desc })
+    } else if current == desc {
+        ("descending", " ▼", key.to_string())
+    } else {
+        ("none", "", key.to_string())
+    };
+    let link = href(&FindingsQuery { sort: next, page: 1, ..q });
+    view! {
+        <th scope="col" aria-sort=aria>
+            <a href=link class="sort" data-testid=format!("sort-{key}")>{label}<span aria-hidden="true">{arrow}</span></a>
+        </th>
+    }
 }
 
 /// A state as a badge: red for failing, green for passing, grey otherwise.
@@ -79,6 +104,7 @@ pub fn Findings() -> impl IntoView {
                 resource: get("resource"),
                 page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
                 all: q.get("all").is_some_and(|v| v == "1"),
+                sort: get("sort"),
             }
         })
     };
@@ -181,6 +207,7 @@ pub fn Findings() -> impl IntoView {
                                     <label for="f-resource">"Resource"</label>
                                     <input id="f-resource" name="resource" type="search" maxlength="200" placeholder="name or /id, its start" value={q.resource.clone()}/>
                                     {q.all.then(|| view! { <input type="hidden" name="all" value="1"/> })}
+                                    {(!q.sort.is_empty()).then(|| view! { <input type="hidden" name="sort" value=q.sort.clone()/> })}
                                     <button type="submit" class="btn btn-primary">"Apply"</button>
                                     <a class="btn btn-quiet" href="/findings">"Clear"</a>
                                 </form>
@@ -202,7 +229,12 @@ pub fn Findings() -> impl IntoView {
                                 } else {
                                     view! {
                                         <table class="table" data-testid="findings-table">
-                                            <thead><tr><th scope="col">"State"</th><th scope="col">"Resource"</th><th scope="col">"Type"</th><th scope="col">"Change"</th><th scope="col">"First seen"</th></tr></thead>
+                                            <thead><tr>
+                                                <SortHeader label="State" key="state" q=q.clone()/>
+                                                <SortHeader label="Resource" key="resource" q=q.clone()/>
+                                                <th scope="col">"Type"</th><th scope="col">"Change"</th>
+                                                <SortHeader label="First seen" key="first_seen" q=q.clone()/>
+                                            </tr></thead>
                                             {rows}
                                         </table>
                                     }.into_any()

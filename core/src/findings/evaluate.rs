@@ -87,6 +87,9 @@ impl Totals {
     }
 }
 
+/// Spans written beyond which an evaluation refreshes the planner's statistics.
+const ANALYZE_AFTER: usize = 20_000;
+
 /// Evaluates `snapshot_id` against the control assignments and stores its
 /// findings, unless it has been evaluated before (imports call this).
 pub async fn evaluate_snapshot(pool: &PgPool, snapshot_id: Uuid, actor: &str) -> CoreResult<Evaluation> {
@@ -271,6 +274,13 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     )
     .await?;
     tx.commit().await?;
+    // A large write leaves the planner's statistics describing a table that
+    // no longer exists (after a first import, "no rows"), and the findings
+    // list then picks plans for a handful of rows; autovacuum catches up only
+    // later. Refresh them now: it samples, so it takes a second at most.
+    if written >= ANALYZE_AFTER {
+        sqlx::query("analyze finding_spans, finding_keys, finding_evidence").execute(pool).await?;
+    }
     tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, written,
                    "snapshot evaluated");
     Ok(Evaluation { id: evaluation_id, snapshot_id, findings: totals.findings, compliance, created: true, written })

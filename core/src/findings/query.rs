@@ -40,6 +40,8 @@ pub struct FindingFilter {
     pub exclude_state: String,
     /// Only what fails (NonCompliant or Error), when no state is named.
     pub failing: bool,
+    /// How each control's findings are ordered.
+    pub sort: Sort,
     pub page: i64,
     pub per_page: i64,
 }
@@ -85,6 +87,48 @@ pub struct FindingsPage {
     pub page: i64,
     pub per_page: i64,
     pub findings: Vec<FindingRow>,
+}
+
+/// The order of the findings within each control (controls themselves are
+/// ordered by severity, then name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Resource name, A to Z.
+    #[default]
+    Resource,
+    /// Resource name, Z to A.
+    ResourceDesc,
+    /// State, failing first (alphabetical: Error, NonCompliant, …).
+    State,
+    /// Oldest first seen first.
+    FirstSeen,
+    /// Newest first seen first.
+    FirstSeenDesc,
+}
+
+impl Sort {
+    pub const ALL: [(&'static str, Sort); 5] = [
+        ("resource", Sort::Resource),
+        ("-resource", Sort::ResourceDesc),
+        ("state", Sort::State),
+        ("first_seen", Sort::FirstSeen),
+        ("-first_seen", Sort::FirstSeenDesc),
+    ];
+
+    /// `resource`, `-resource`, `state`, `first_seen` or `-first_seen`;
+    /// empty is the default.
+    pub fn parse(s: &str) -> CoreResult<Sort> {
+        if s.is_empty() {
+            return Ok(Sort::default());
+        }
+        Sort::ALL.iter().find(|(k, _)| *k == s).map(|(_, v)| *v).ok_or_else(|| {
+            invalid("sort", format!("unknown sort {s:?}; one of resource, -resource, state, first_seen, -first_seen"))
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Sort::ALL.iter().find(|(_, v)| *v == self).map(|(k, _)| *k).unwrap_or("resource")
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
@@ -339,7 +383,8 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
                       case when s.first_eval = $1 then s.delta else 'unchanged' end as "delta!",
                       s.since as "first_seen!", s.evidence_hash as "evidence_hash!", k.reference_id,
                       s.exemption_id as "exemption_id?"
-                 from unnest($4::text[]) as c(control)
+                 from (
+                select s.* from unnest($4::text[]) as c(control)
                 cross join lateral (
                       select * from finding_spans
                        where chain = $11 and control = c.control and first_eval <= $1
@@ -348,11 +393,28 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
                          and ($5 = '' or subscription_id = lower($5)) and ($6 = '' or resource_id like $6)
                          and ($7 = '' or resource_name like $7) and ($8 = '' or state <> $8)
                          and (not $12 or state in ('NonCompliant', 'Error'))
-                       order by severity_rank, resource_name, finding_id
+                       order by severity_rank,
+                                case when $13 = 'state' then state end,
+                                case when $13 = 'first_seen' then since end,
+                                case when $13 = '-first_seen' then since end desc,
+                                case when $13 = '-resource' then resource_name end desc,
+                                resource_name, finding_id
                        limit $9::bigint + $10::bigint) s
+                order by s.severity_rank, s.control,
+                         case when $13 = 'state' then s.state end,
+                         case when $13 = 'first_seen' then s.since end,
+                         case when $13 = '-first_seen' then s.since end desc,
+                         case when $13 = '-resource' then s.resource_name end desc,
+                         s.resource_name, s.finding_id
+                limit $9 offset $10) s
+                -- The keys of the page only, not of the rows an offset skips.
                 join finding_keys k on k.id = s.finding_id
-                order by s.severity_rank, s.control, s.resource_name, s.finding_id
-                limit $9 offset $10"#,
+                order by s.severity_rank, s.control,
+                         case when $13 = 'state' then s.state end,
+                         case when $13 = 'first_seen' then s.since end,
+                         case when $13 = '-first_seen' then s.since end desc,
+                         case when $13 = '-resource' then s.resource_name end desc,
+                         s.resource_name, s.finding_id"#,
             at.evaluation,
             f.state,
             severity_rank,
@@ -364,7 +426,8 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
             f.per_page,
             offset,
             at.chain,
-            failing
+            failing,
+            f.sort.as_str()
         )
         .fetch_all(&mut *tx)
         .await?
@@ -377,14 +440,27 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
                       s.subscription_id, s.state, s.severity, s.area, s.effect,
                       case when s.first_eval = $1 then s.delta else 'unchanged' end as "delta!",
                       s.since as first_seen, s.evidence_hash, k.reference_id, s.exemption_id
-                 from finding_spans s join finding_keys k on k.id = s.finding_id
+                 from (select * from finding_spans s
                 where s.chain = $11 and s.first_eval <= $1 and (s.until_eval is null or s.until_eval > $1)
                   and ($2 = '' or s.state = $2) and ($3::smallint is null or s.severity_rank = $3)
                   and ($4 = '' or s.control = $4) and ($5 = '' or s.subscription_id = lower($5))
                   and ($6 = '' or s.resource_id like $6) and ($7 = '' or s.resource_name like $7)
                   and ($8 = '' or s.state <> $8) and (not $12 or s.state in ('NonCompliant', 'Error'))
-                order by s.severity_rank, s.control, s.resource_name, s.finding_id
-                limit $9 offset $10"#,
+                order by s.severity_rank, s.control,
+                         case when $13 = 'state' then s.state end,
+                         case when $13 = 'first_seen' then s.since end,
+                         case when $13 = '-first_seen' then s.since end desc,
+                         case when $13 = '-resource' then s.resource_name end desc,
+                         s.resource_name, s.finding_id
+                limit $9 offset $10) s
+                -- The keys of the page only, not of the rows an offset skips.
+                join finding_keys k on k.id = s.finding_id
+                order by s.severity_rank, s.control,
+                         case when $13 = 'state' then s.state end,
+                         case when $13 = 'first_seen' then s.since end,
+                         case when $13 = '-first_seen' then s.since end desc,
+                         case when $13 = '-resource' then s.resource_name end desc,
+                         s.resource_name, s.finding_id"#,
             at.evaluation,
             f.state,
             severity_rank,
@@ -396,7 +472,8 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
             f.per_page,
             offset,
             at.chain,
-            failing
+            failing,
+            f.sort.as_str()
         )
         .fetch_all(&mut *tx)
         .await?

@@ -72,6 +72,15 @@ fn filter_from(raw: Option<String>) -> Result<FindingFilter, Response> {
                 _ => return Err(unprocessable("failing", format!("{v:?} is not 1 or 0"))),
             },
             "subscription" => f.subscription = v,
+            "sort" => match attest_core::findings::query::Sort::parse(&v) {
+                Ok(s) => f.sort = s,
+                Err(_) => {
+                    return Err(unprocessable(
+                        "sort",
+                        format!("{v:?} is not resource, -resource, state, first_seen or -first_seen"),
+                    ))
+                }
+            },
             "resource" => f.resource = v,
             "snapshot" => match uuid::Uuid::parse_str(&v) {
                 Ok(id) => f.snapshot = Some(id),
