@@ -57,8 +57,69 @@ async fn a_viewer_is_refused_the_admin_pages(pool: PgPool) -> anyhow::Result<()>
     let nav = b.wait_text("nav.mainnav", "Dashboard").await?;
     assert!(!nav.contains("Users"), "a viewer's navigation must not offer admin pages: {nav}");
 
-    b.open(&format!("{}/admin/users", server.base)).await?;
-    b.wait_text(".error-panel", "403").await?;
+    // The refusal alone: none of the forms an admin would see around it.
+    for page in ["/admin/users", "/admin/assignments", "/admin/audit"] {
+        b.open(&format!("{}{page}", server.base)).await?;
+        b.wait_text(".error-panel", "403").await?;
+        let forms = b.client.find_all(fantoccini::Locator::Css("main form")).await?;
+        anyhow::ensure!(forms.is_empty(), "{page} shows {} form(s) beside its refusal", forms.len());
+    }
+    b.client.clone().close().await?;
+    Ok(())
+}
+
+/// The value a form field holds now.
+async fn value_of(b: &Browser, css: &str) -> anyhow::Result<String> {
+    Ok(b.client.find(fantoccini::Locator::Css(css)).await?.prop("value").await?.unwrap_or_default())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_is_asked_before_revoking_and_forms_clear_only_on_success(pool: PgPool) -> anyhow::Result<()> {
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "dora", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "admin", ADMIN_PASSWORD).await?;
+    b.wait_path("/").await?;
+    b.open(&format!("{}/admin/users/dora", server.base)).await?;
+    b.wait_text("ul[data-testid='grants']", "auditor").await?;
+
+    // A malformed approver scope is refused, and what was typed stays.
+    b.select("#grant-role", "approver").await?;
+    b.fill("#grant-scope", "/subscriptions/zzz").await?;
+    b.click("#grant-scope ~ button[type='submit']").await?;
+    b.wait_text("[role='alert']", "scope").await?;
+    anyhow::ensure!(value_of(&b, "#grant-scope").await? == "/subscriptions/zzz", "a refused form keeps its input");
+    // A good one is granted and the form empties.
+    b.fill("#grant-scope", "/subscriptions/00000000-0000-0000-0000-0000000000a1").await?;
+    b.click("#grant-scope ~ button[type='submit']").await?;
+    b.wait_text("ul[data-testid='grants']", "approver @").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !value_of(&b, "#grant-scope").await?.is_empty() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the grant form did not clear after success");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Revoking asks first; cancelling keeps the role.
+    b.click("[data-testid='revoke-role'] button[aria-label='Revoke auditor']").await?;
+    b.wait_text("[data-testid='revoke-role'] [role='alertdialog']", "Revoke auditor from dora?").await?;
+    b.click("[data-testid='revoke-role'] [data-testid='confirm-no']").await?;
+    b.wait_text("ul[data-testid='grants']", "auditor").await?;
+    anyhow::ensure!(
+        sqlx::query_scalar::<_, i64>("select count(*) from user_roles g join users u on u.id = g.user_id where u.name = 'dora' and g.role = 'auditor'")
+            .fetch_one(&pool)
+            .await?
+            == 1,
+        "cancel revoked nothing"
+    );
+    b.click("[data-testid='revoke-role'] button[aria-label='Revoke auditor']").await?;
+    b.click("[data-testid='revoke-role'] [data-testid='confirm-yes']").await?;
+    b.wait_text("[role='status']", "Role revoked.").await?;
+
+    // Disabling asks too, naming what it stops.
+    b.click("[data-testid='toggle-disabled'] button").await?;
+    b.wait_text("[data-testid='toggle-disabled'] [role='alertdialog']", "API tokens stop working").await?;
+    b.click("[data-testid='toggle-disabled'] [data-testid='confirm-yes']").await?;
+    b.wait_text("h1", "disabled").await?;
     b.client.clone().close().await?;
     Ok(())
 }
@@ -264,6 +325,24 @@ async fn an_auditor_follows_the_dashboard_to_a_findings_evidence(pool: PgPool) -
     }
     let csv = b.client.find(fantoccini::Locator::Css("[data-testid='findings-csv']")).await?.attr("href").await?;
     assert_eq!(csv.as_deref(), Some("/api/v1/findings.csv?failing=1"));
+    // The columns sort: by resource (A to Z) first, then the reverse on a second click.
+    let aria = |key: &'static str| {
+        let b = &b;
+        async move {
+            let css = format!("th:has([data-testid='sort-{key}'])");
+            anyhow::Ok(
+                b.client.find(fantoccini::Locator::Css(&css)).await?.attr("aria-sort").await?.unwrap_or_default(),
+            )
+        }
+    };
+    anyhow::ensure!(aria("resource").await? == "ascending", "the default order is by resource");
+    b.click("[data-testid='sort-resource']").await?;
+    // (Headings are upper-cased by the style sheet, so match the link, not its text.)
+    b.wait_text("th[aria-sort='descending'] [data-testid='sort-resource']", "").await?;
+    anyhow::ensure!(b.client.current_url().await?.query().unwrap_or_default().contains("sort=-resource"));
+    b.click("[data-testid='sort-first_seen']").await?;
+    b.wait_text("th[aria-sort='ascending'] [data-testid='sort-first_seen']", "").await?;
+    b.open(&format!("{}/findings", server.base)).await?;
     b.click("[data-testid='show-all']").await?;
     let all = b.wait_text("[data-testid='findings-count']", "in every state").await?;
     let count = |t: &str| t.split_whitespace().next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
@@ -524,14 +603,18 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
         .bind(id)
         .execute(&pool)
         .await?;
+    // The job expires it in one transaction and re-evaluates afterwards, so
+    // wait for the evaluation that names the expiry, not only the state.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while sqlx::query_scalar::<_, String>("select state from exemptions where id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await?
-        != "expired"
+    while !sqlx::query_scalar::<_, bool>(
+        "select exists (select 1 from exemptions where id = $1 and state = 'expired')
+            and exists (select 1 from evaluations where reason like '%' || $1::text || ' expired%')",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await?
     {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "the exemption job did not expire it");
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the exemption job did not expire it and re-evaluate");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     b.open(&format!(

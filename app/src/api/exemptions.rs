@@ -11,13 +11,12 @@ use crate::model::{AppError, AssignmentChoice, ExemptionDetailView, ExemptionIte
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-fn item(e: &attest_core::exemptions::query::ExemptionRow) -> ExemptionItem {
+fn item(
+    e: &attest_core::exemptions::query::ExemptionRow,
+    coverage: &std::collections::HashMap<i64, Vec<String>>,
+) -> ExemptionItem {
     use crate::ssr::fmt_time;
-    let controls = if e.controls.is_empty() && e.reference_ids.is_empty() {
-        "every control".to_string()
-    } else {
-        e.controls.iter().chain(&e.reference_ids).cloned().collect::<Vec<_>>().join(", ")
-    };
+    let controls = coverage.get(&e.id).map(|names| names.join(", ")).unwrap_or_default();
     ExemptionItem {
         id: e.id,
         state: e.state.clone(),
@@ -110,9 +109,10 @@ pub async fn list_exemptions(query: ExemptionsQuery) -> Result<ExemptionsView, A
         scope: query.scope,
     };
     let rows = eq::list(&pool, &filter).await.map_err(core)?;
+    let coverage = eq::coverage(&pool, &rows).await.map_err(core)?;
     let (snapshot, found) = azure::in_newest_snapshot(&pool).await.map_err(core)?;
     Ok(ExemptionsView {
-        items: rows.iter().map(item).collect(),
+        items: rows.iter().map(|r| item(r, &coverage)).collect(),
         azure: found
             .into_iter()
             .map(|a| crate::model::AzureExemptionView {
@@ -136,14 +136,16 @@ pub async fn exemption(id: i64) -> Result<ExemptionDetailView, AppError> {
     use crate::ssr::{core, fmt_time, pool, require};
     use attest_core::exemptions::{azure, query as eq};
     let me = require(&[]).await?;
-    let d = eq::get(&pool()?, id).await.map_err(core)?;
+    let pool = pool()?;
+    let d = eq::get(&pool, id).await.map_err(core)?;
     let e = &d.exemption;
+    let coverage = eq::coverage(&pool, std::slice::from_ref(e)).await.map_err(core)?;
     let scope = attest_core::names::Scope::parse(&e.scope).ok();
     let approver = scope.as_ref().is_some_and(|s| me.may_approve(s, &[]));
     let own = e.requested_by == me.name;
     let export = (e.state == "approved").then(|| azure::export(&d));
     Ok(ExemptionDetailView {
-        item: item(e),
+        item: item(e, &coverage),
         assignment_id: e.assignment_id.clone(),
         justification: e.justification.clone(),
         compensating_controls: e.compensating_controls.clone(),
@@ -210,8 +212,10 @@ pub async fn approvals_queue() -> Result<Vec<ExemptionItem>, AppError> {
     use crate::ssr::{core, pool, require};
     use attest_core::Role;
     let me = require(&[Role::Approver]).await?;
-    let rows = attest_core::exemptions::query::queue(&pool()?, &me).await.map_err(core)?;
-    Ok(rows.iter().map(item).collect())
+    let pool = pool()?;
+    let rows = attest_core::exemptions::query::queue(&pool, &me).await.map_err(core)?;
+    let coverage = attest_core::exemptions::query::coverage(&pool, &rows).await.map_err(core)?;
+    Ok(rows.iter().map(|r| item(r, &coverage)).collect())
 }
 
 /// For the navigation: (requests awaiting the caller, approved exemptions

@@ -101,3 +101,23 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
         <footer class="footer muted">"Attest · compliance evidence for Azure OpenAI estates"</footer>
     }
 }
+
+/// A restricted page's body: for anyone without one of `roles` (admin by
+/// default), the refusal alone, without the forms they would see around it.
+#[component]
+pub fn RolesOnly(#[prop(default = &["admin"])] roles: &'static [&'static str], children: ChildrenFn) -> impl IntoView {
+    let user = expect_context::<UserResource>();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let allowed = user.await.ok().flatten().is_some_and(|u| roles.iter().any(|r| u.has(r)));
+                if allowed {
+                    children.with_value(|c| c()).into_any()
+                } else {
+                    view! { <crate::components::notice::ErrorPanel error=crate::model::AppError::Forbidden/> }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -5,7 +5,8 @@
 use crate::{
     api::assignments::{list_assignments, UpdateAssignment},
     components::{
-        layout::Layout,
+        forms::successes,
+        layout::{Layout, RolesOnly},
         notice::{action_outcome, ErrorPanel},
     },
 };
@@ -14,11 +15,13 @@ use leptos::prelude::*;
 #[component]
 pub fn Assignments() -> impl IntoView {
     let update = ServerAction::<UpdateAssignment>::new();
-    let rows = Resource::new(move || update.version().get(), |_| list_assignments());
+    let saved = successes(update.value());
+    let rows = Resource::new(move || saved.get(), |_| list_assignments());
     let flash = Resource::new(|| (), |_| crate::api::session::take_flash("assignments".into()));
     view! {
         <Layout title="Assignments">
             <h1>"Control assignments"</h1>
+            <RolesOnly>
             <p class="muted">"Every control applies at the tenant root unless changed here. Set the effect to Disabled to switch a control off; excluded scopes (notScopes) leave resources out of evaluation; DoNotEnforce still evaluates. Saving evaluates the newest snapshot of every scope again."</p>
             {action_outcome(update.value(), "Saved; the newest snapshots were evaluated again.")}
             // The import form's outcome, left in the session by its handler;
@@ -103,6 +106,7 @@ pub fn Assignments() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            </RolesOnly>
         </Layout>
     }
 }

@@ -3,7 +3,7 @@
 use crate::{
     api::audit::{list_audit, VerifyAuditChain},
     components::{
-        layout::Layout,
+        layout::{Layout, RolesOnly},
         notice::{ErrorPanel, FormError},
     },
     model::{AuditQuery, ChainStatus},
@@ -33,6 +33,7 @@ pub fn AuditLog() -> impl IntoView {
     view! {
         <Layout title="Audit log">
             <h1>"Audit log"</h1>
+            <RolesOnly roles=&["admin", "auditor"]>
             <section class="panel">
                 <form method="get" action="/admin/audit" class="form form-inline" data-testid="audit-filters">
                     <label for="f-actor">"Actor"</label>
@@ -95,6 +96,7 @@ pub fn AuditLog() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            </RolesOnly>
         </Layout>
     }
 }

@@ -5,6 +5,7 @@
 use crate::{
     api::exemptions::{exemption, DecideExemption},
     components::{
+        forms::successes,
         layout::Layout,
         notice::{ErrorPanel, FormError},
     },
@@ -18,7 +19,8 @@ pub fn ExemptionPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0));
     let decide = ServerAction::<DecideExemption>::new();
-    let data = Resource::new(move || (id(), decide.version().get()), |(id, _)| exemption(id));
+    let decided = successes(decide.value());
+    let data = Resource::new(move || (id(), decided.get()), |(id, _)| exemption(id));
     let form = move |id: i64, decisions: &'static [(&'static str, &'static str)], testid: &'static str| {
         view! {
             <ActionForm action=decide attr:class="form" attr:data-testid=testid>
@@ -26,8 +28,11 @@ pub fn ExemptionPage() -> impl IntoView {
                 <label for={format!("comment-{testid}")}>"Comment (required)"</label>
                 <textarea id={format!("comment-{testid}")} name="comment" rows="2" maxlength="4000" required=true></textarea>
                 <div class="form-inline">
-                    {decisions.iter().map(|(value, label)| view! {
-                        <button type="submit" name="decision" value=*value class="btn" data-decision=*value>{*label}</button>
+                    {decisions.iter().map(|(value, label)| if *value == "revoke" {
+                        view! { <ConfirmSubmit value=*value label=*label
+                            question="Revoke it? It ends now, and the findings it covers are evaluated again and fail."/> }.into_any()
+                    } else {
+                        view! { <button type="submit" name="decision" value=*value class="btn" data-decision=*value>{*label}</button> }.into_any()
                     }).collect_view()}
                 </div>
             </ActionForm>
@@ -138,5 +143,24 @@ pub fn ExemptionPage() -> impl IntoView {
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+/// A submit button that asks first: the question, then the real submit
+/// (named like the button) or a cancel.
+#[component]
+fn ConfirmSubmit(value: &'static str, label: &'static str, question: &'static str) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || view! { <button type="button" class="btn" data-decision=value on:click=move |_| asking.set(true)>{label}</button> }
+        >
+            <span class="confirm-ask" role="alertdialog">
+                <span>{question}</span>
+                <button type="submit" name="decision" value=value class="btn btn-danger" data-testid="confirm-yes">{format!("Yes, {}", label.to_lowercase())}</button>
+                <button type="button" class="btn btn-quiet" data-testid="confirm-no" on:click=move |_| asking.set(false)>"Cancel"</button>
+            </span>
+        </Show>
     }
 }

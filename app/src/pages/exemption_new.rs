@@ -35,6 +35,7 @@ pub fn RequestFields(#[prop(into)] prefix: String) -> impl IntoView {
 #[component]
 pub fn NewExemption() -> impl IntoView {
     let request = ServerAction::<RequestExemption>::new();
+    let request_form = crate::components::forms::cleared_on_success(request.value());
     let choices = Resource::new(|| (), |_| assignment_choices());
     view! {
         <Layout title="Request an exemption">
@@ -46,7 +47,7 @@ pub fn NewExemption() -> impl IntoView {
                     match choices.await {
                         Err(error) => view! { <ErrorPanel error/> }.into_any(),
                         Ok(list) => view! {
-                            <ActionForm action=request attr:class="form panel" attr:data-testid="scope-request-form">
+                            <ActionForm action=request node_ref=request_form attr:class="form panel" attr:data-testid="scope-request-form">
                                 <label for="new-assignment">"Assignment"</label>
                                 <select id="new-assignment" name="assignment">
                                     {list.into_iter().map(|a| view! { <option value=a.id.clone()>{a.title.clone()}</option> }).collect_view()}

@@ -5,6 +5,7 @@
 use crate::{
     api::exemptions::{list_exemptions, SetExemptionLimit},
     components::{
+        forms::successes,
         layout::Layout,
         notice::{action_outcome, ErrorPanel},
     },
@@ -75,7 +76,8 @@ pub fn Exemptions() -> impl IntoView {
         })
     };
     let set_limit = ServerAction::<SetExemptionLimit>::new();
-    let data = Resource::new(move || (query(), set_limit.version().get()), |(q, _)| list_exemptions(q));
+    let limited = successes(set_limit.value());
+    let data = Resource::new(move || (query(), limited.get()), |(q, _)| list_exemptions(q));
     view! {
         <Layout title="Exemptions">
             <h1>"Exemptions"</h1>

@@ -31,6 +31,7 @@ pub fn FindingPage() -> impl IntoView {
     let user = expect_context::<crate::UserResource>();
     let flash = flash_for(move || format!("finding:{}", id()));
     let request = ServerAction::<RequestExemption>::new();
+    let request_form = crate::components::forms::cleared_on_success(request.value());
     view! {
         <Layout title="Finding">
             <p class="crumbs"><a href="/findings">"Findings"</a>" / finding"</p>
@@ -120,7 +121,7 @@ pub fn FindingPage() -> impl IntoView {
                                     <details class="panel" data-testid="request-panel">
                                         <summary>"Request an exemption"</summary>
                                         <p class="muted">"Exempts this resource from this control until the expiry, once approved by an approver over its scope (two for high severity). It holds while the finding stays as it is now."</p>
-                                        <ActionForm action=request attr:class="form" attr:data-testid="request-form">
+                                        <ActionForm action=request node_ref=request_form attr:class="form" attr:data-testid="request-form">
                                             <input type="hidden" name="finding" value=finding_id/>
                                             <RequestFields prefix="req"/>
                                             <button type="submit" class="btn btn-primary">"Request"</button>

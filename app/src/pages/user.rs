@@ -5,6 +5,7 @@ use crate::{
         get_user, list_tokens, CreateToken, GrantRole, ResetPassword, RevokeRole, RevokeToken, SetUserDisabled,
     },
     components::{
+        forms::{cleared_on_success, successes, ConfirmButton},
         layout::Layout,
         notice::{action_outcome, ErrorPanel, FormError, SecretOnce, StateBadge},
     },
@@ -22,12 +23,13 @@ pub fn UserDetail() -> impl IntoView {
     let reset = ServerAction::<ResetPassword>::new();
     let token = ServerAction::<CreateToken>::new();
     let revoke_token = ServerAction::<RevokeToken>::new();
-    let changes = move || (grant.version().get(), revoke.version().get(), disable.version().get());
+    let (granted, revoked, toggled) = (successes(grant.value()), successes(revoke.value()), successes(disable.value()));
+    let changes = move || (granted.get(), revoked.get(), toggled.get());
+    let (grant_form, reset_form, token_form) =
+        (cleared_on_success(grant.value()), cleared_on_success(reset.value()), cleared_on_success(token.value()));
     let user = Resource::new(move || (name(), changes()), |(n, _)| get_user(n));
-    let tokens = Resource::new(
-        move || (name(), token.version().get(), revoke_token.version().get()),
-        |(n, _, _)| list_tokens(n),
-    );
+    let (issued, token_revoked) = (successes(token.value()), successes(revoke_token.value()));
+    let tokens = Resource::new(move || (name(), issued.get(), token_revoked.get()), |(n, _, _)| list_tokens(n));
 
     view! {
         <Layout title=name()>
@@ -58,16 +60,16 @@ pub fn UserDetail() -> impl IntoView {
                                     view! {
                                         <li>
                                             <span class="badge">{label.clone()}</span>
-                                            <button type="button" class="btn btn-quiet" aria-label=format!("Revoke {label}")
-                                                on:click=move |_| { revoke.dispatch(RevokeRole { name: n.clone(), role: r.clone(), scope: s.clone() }); }>
-                                                "Revoke"
-                                            </button>
+                                            <ConfirmButton label="Revoke" aria_label=format!("Revoke {label}")
+                                                question=format!("Revoke {label} from {n}? They lose what it allows at once.")
+                                                confirm="Yes, revoke" testid="revoke-role"
+                                                on_confirm=Callback::new(move |_| { revoke.dispatch(RevokeRole { name: n.clone(), role: r.clone(), scope: s.clone() }); })/>
                                         </li>
                                     }
                                 }).collect_view()}
                             </ul>
                             {action_outcome(revoke.value(), "Role revoked.")}
-                            <ActionForm action=grant attr:class="form form-inline">
+                            <ActionForm action=grant node_ref=grant_form attr:class="form form-inline" attr:data-testid="grant-form">
                                 <input type="hidden" name="name" value=for_grant/>
                                 <label for="grant-role">"Role"</label>
                                 <select id="grant-role" name="role">
@@ -82,13 +84,25 @@ pub fn UserDetail() -> impl IntoView {
 
                         <section class="panel">
                             <h2>"Account"</h2>
-                            <button type="button" class="btn" data-testid="toggle-disabled"
-                                on:click=move |_| { disable.dispatch(SetUserDisabled { name: for_toggle.clone(), disabled: !disabled }); }>
-                                {if disabled { "Enable account" } else { "Disable account" }}
-                            </button>
+                            {if disabled {
+                                view! {
+                                    <button type="button" class="btn" data-testid="toggle-disabled"
+                                        on:click=move |_| { disable.dispatch(SetUserDisabled { name: for_toggle.clone(), disabled: false }); }>
+                                        "Enable account"
+                                    </button>
+                                }.into_any()
+                            } else {
+                                let who = for_toggle.clone();
+                                view! {
+                                    <ConfirmButton label="Disable account" aria_label=format!("Disable {who}") class="btn"
+                                        question=format!("Disable {who}? Their sessions and API tokens stop working until the account is enabled again.")
+                                        confirm="Yes, disable" testid="toggle-disabled"
+                                        on_confirm=Callback::new(move |_| { disable.dispatch(SetUserDisabled { name: for_toggle.clone(), disabled: true }); })/>
+                                }.into_any()
+                            }}
                             {action_outcome(disable.value(), "Saved.")}
                             <h3>"Reset password"</h3>
-                            <ActionForm action=reset attr:class="form form-inline">
+                            <ActionForm action=reset node_ref=reset_form attr:class="form form-inline">
                                 <input type="hidden" name="name" value=for_reset/>
                                 <label for="reset-password">"New password"</label>
                                 <input id="reset-password" name="password" type="password" maxlength="1024" autocomplete="new-password" placeholder="leave empty to generate one"/>
@@ -105,7 +119,7 @@ pub fn UserDetail() -> impl IntoView {
                         <section class="panel">
                             <h2>"API tokens"</h2>
                             <p class="muted">"A token acts as this user, with this user's roles, on "<code>"/api/v1"</code>" (header "<code>"Authorization: Bearer …"</code>")."</p>
-                            <ActionForm action=token attr:class="form form-inline">
+                            <ActionForm action=token node_ref=token_form attr:class="form form-inline">
                                 <input type="hidden" name="name" value=for_token/>
                                 <label for="token-label">"Label"</label>
                                 <input id="token-label" name="label" type="text" required maxlength="100" placeholder="ci-pipeline"/>
@@ -136,8 +150,10 @@ pub fn UserDetail() -> impl IntoView {
                                             <td>{t.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>
                                             <td>{if t.revoked { "revoked" } else { "active" }}</td>
                                             <td>{(!t.revoked).then(|| view! {
-                                                <button type="button" class="btn btn-quiet" aria-label=format!("Revoke token {}", t.label)
-                                                    on:click=move |_| { revoke_token.dispatch(RevokeToken { id: id.clone() }); }>"Revoke"</button>
+                                                <ConfirmButton label="Revoke" aria_label=format!("Revoke token {}", t.label)
+                                                    question=format!("Revoke the token {}? Whatever uses it is refused from now on.", t.label)
+                                                    confirm="Yes, revoke" testid="revoke-token"
+                                                    on_confirm=Callback::new(move |_| { revoke_token.dispatch(RevokeToken { id: id.clone() }); })/>
                                             })}</td>
                                         </tr>
                                     }

@@ -3,7 +3,8 @@
 use crate::{
     api::admin::{list_users, CreateUser},
     components::{
-        layout::Layout,
+        forms::{cleared_on_success, successes},
+        layout::{Layout, RolesOnly},
         notice::{ErrorPanel, FormError, SecretOnce, StateBadge},
     },
 };
@@ -12,10 +13,13 @@ use leptos::prelude::*;
 #[component]
 pub fn Users() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
-    let users = Resource::new(move || create.version().get(), |_| list_users());
+    let created = successes(create.value());
+    let users = Resource::new(move || created.get(), |_| list_users());
+    let create_form = cleared_on_success(create.value());
     view! {
         <Layout title="Users">
             <h1>"Users"</h1>
+            <RolesOnly>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -44,7 +48,7 @@ pub fn Users() -> impl IntoView {
             </Suspense>
             <section class="panel">
                 <h2>"Create a user"</h2>
-                <ActionForm action=create attr:class="form form-inline">
+                <ActionForm action=create node_ref=create_form attr:class="form form-inline" attr:data-testid="create-user-form">
                     <label for="new-name">"User name"</label>
                     <input id="new-name" name="name" type="text" required maxlength="64" autocomplete="off"/>
                     <label for="new-password">"Password"</label>
@@ -58,6 +62,7 @@ pub fn Users() -> impl IntoView {
                     None => ().into_any(),
                 }}
             </section>
+            </RolesOnly>
         </Layout>
     }
 }

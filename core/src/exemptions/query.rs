@@ -7,6 +7,7 @@ use crate::names::Scope;
 use crate::Principal;
 use serde::Serialize;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Serialize)]
@@ -240,4 +241,49 @@ pub async fn open_covering(
     .into_iter()
     .map(|r| (r.id, r.state))
     .collect())
+}
+
+/// What each exemption covers, by name: the controls (or initiative
+/// members) it lists; when it lists none, every control its assignment
+/// applies — the definition's title, or each member of an initiative.
+pub async fn coverage(pool: &PgPool, rows: &[ExemptionRow]) -> CoreResult<HashMap<i64, Vec<String>>> {
+    use crate::findings::definitions::Library;
+    use attest_policy::PolicyDocument;
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let library = Library::load_pool(pool).await?;
+    let whole: Vec<String> = rows
+        .iter()
+        .filter(|r| r.controls.is_empty() && r.reference_ids.is_empty())
+        .map(|r| r.assignment_id.clone())
+        .collect();
+    let definitions: HashMap<String, String> =
+        sqlx::query!("select id, definition_id from policy_assignments where id = any($1)", &whole)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.definition_id))
+            .collect();
+    let title = |doc: Option<&PolicyDocument>, fallback: &str| match doc {
+        Some(PolicyDocument::Definition(d)) => d.display_name.clone(),
+        Some(PolicyDocument::Initiative(i)) => i.display_name.clone(),
+        None => fallback.to_string(),
+    };
+    let mut out = HashMap::new();
+    for r in rows {
+        let names: Vec<String> = if r.controls.is_empty() && r.reference_ids.is_empty() {
+            let def = definitions.get(&r.assignment_id).map(String::as_str).unwrap_or_default();
+            match library.catalog().get(def) {
+                Some(PolicyDocument::Initiative(i)) => {
+                    i.members.iter().map(|m| title(library.catalog().get(&m.definition_id), &m.reference_id)).collect()
+                }
+                other => vec![title(other, def)],
+            }
+        } else {
+            r.controls.iter().map(|c| library.title(c)).chain(r.reference_ids.iter().cloned()).collect()
+        };
+        out.insert(r.id, names);
+    }
+    Ok(out)
 }
