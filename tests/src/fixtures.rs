@@ -51,6 +51,7 @@ pub fn example_snapshot() -> Snapshot {
         role_definitions: vec![body("authorization-rbac/GetRoleDefinitionById.2022-04-01.json")],
         policy_assignments: items("policy/listPolicyAssignments.2025-03-01.json"),
         policy_exemptions: vec![body("policy/getPolicyExemption.2022-07-01-preview.json")],
+        providers: vec![],
         errors: vec![],
     }
 }

@@ -73,6 +73,15 @@ async fn a_scan_collects_the_whole_estate_through_every_page() {
     assert_eq!(got.scope.tenant_id, fake.estate.scope.tenant_id);
     assert_eq!(got.scope.arm_endpoint, fake.base);
     assert_eq!(got.subscriptions.len(), 3);
+    // Azure's Policy aliases as the providers API lists them, one document a provider.
+    let namespaces: Vec<&str> = got.providers.iter().filter_map(|p| p["namespace"].as_str()).collect();
+    assert_eq!(namespaces.len(), 4, "{namespaces:?}");
+    let aliases: Vec<_> = got.providers.iter().flat_map(attest_policy::alias::from_provider).collect();
+    assert!(aliases
+        .iter()
+        .any(|(_, a, p)| a == "microsoft.cognitiveservices/accounts/disablelocalauth"
+            && p == "properties.disableLocalAuth"));
+    assert!(aliases.len() > 1000, "{}", aliases.len());
 
     // Only OpenAI and AIServices accounts: the fake also serves Computer Vision ones.
     let want: Vec<serde_json::Value> = fake.estate.accounts.iter().map(|a| a.account.clone()).collect();

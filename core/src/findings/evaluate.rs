@@ -188,6 +188,17 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     let exemptions = Exemptions::load(&mut tx, OffsetDateTime::now_utc()).await?;
     let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
     let mut pipeline = Pipeline::new(ctx, before);
+    // The aliases Azure listed when the snapshot was scanned refresh the
+    // engine's catalog before anything is evaluated against them.
+    let aliases: Vec<(String, String, String)> = docs
+        .iter()
+        .filter(|d| d.kind == "provider")
+        .flat_map(|d| attest_policy::alias::from_provider(&d.body))
+        .collect();
+    if !aliases.is_empty() {
+        let changed = attest_policy::alias::learn(&aliases);
+        tracing::info!(aliases = aliases.len(), changed, "Policy aliases read by the scan");
+    }
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
         let rest = subjects.split_off(subjects.len().min(CHUNK));

@@ -296,6 +296,7 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         role_definitions: ROLES.iter().filter_map(|r| builtin_roles::arm_definition(r)).collect(),
         policy_assignments: vec![],
         policy_exemptions: vec![],
+        providers: vec![],
         errors: vec![],
     }
 }

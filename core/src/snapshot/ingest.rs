@@ -164,16 +164,18 @@ const FIELDS: &[&str] = &[
     "role_definitions",
     "policy_assignments",
     "policy_exemptions",
+    "providers",
     "errors",
 ];
 
 /// The snapshot's lists of estate-wide documents: (field, resource kind).
-const LISTS: [(&str, &str); 5] = [
+const LISTS: [(&str, &str); 6] = [
     ("subscriptions", "subscription"),
     ("role_assignments", "role_assignment"),
     ("role_definitions", "role_definition"),
     ("policy_assignments", "policy_assignment"),
     ("policy_exemptions", "policy_exemption"),
+    ("providers", "provider"),
 ];
 
 #[derive(serde::Deserialize)]

@@ -51,6 +51,11 @@ pub struct Snapshot {
     /// Azure Policy exemptions that apply to the scanned accounts.
     #[serde(default)]
     pub policy_exemptions: Vec<Value>,
+    /// The resource providers of the types Attest collects, as ARM answers
+    /// with `$expand=resourceTypes/aliases`: Azure's Policy aliases as of
+    /// the scan, which refresh the catalog the engine reads them from.
+    #[serde(default)]
+    pub providers: Vec<Value>,
     /// Every request that failed; non-empty means the snapshot is partial.
     #[serde(default)]
     pub errors: Vec<CollectionError>,

@@ -51,6 +51,7 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
         ("role_definition", &snapshot.role_definitions, "role_definitions"),
         ("policy_assignment", &snapshot.policy_assignments, "policy_assignments"),
         ("policy_exemption", &snapshot.policy_exemptions, "policy_exemptions"),
+        ("provider", &snapshot.providers, "providers"),
     ] {
         for (i, doc) in list.iter().enumerate() {
             w.resource(kind, doc.clone(), &format!("{name}[{i}]"), None).await?;

@@ -122,6 +122,20 @@ impl Estate {
             };
         }
         match segments.as_slice() {
+            // Providers with their Policy aliases: Azure's catalog as Attest
+            // ships it, in the shape of Providers_GetAtTenantScope.
+            ["providers", ns] => attest_policy::alias::as_providers()
+                .into_iter()
+                .find(|p| p["namespace"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(ns)))
+                .map(|mut p| {
+                    if !param("$expand").is_some_and(|e| e.eq_ignore_ascii_case("resourceTypes/aliases")) {
+                        for rt in p["resourceTypes"].as_array_mut().into_iter().flatten() {
+                            rt.as_object_mut().map(|o| o.remove("aliases"));
+                        }
+                    }
+                    Answer::One(p)
+                })
+                .unwrap_or_else(|| not_found("InvalidResourceNamespace", ns)),
             ["subscriptions"] => Answer::List(self.subscriptions.clone()),
             ["subscriptions", sub] => self
                 .subscriptions

@@ -28,7 +28,14 @@ pub mod api {
     pub const POLICY_ASSIGNMENTS: &str = "2025-03-01";
     /// Policy exemptions have only preview api-versions.
     pub const POLICY_EXEMPTIONS: &str = "2024-12-01-preview";
+    pub const PROVIDERS: &str = "2021-04-01";
 }
+
+/// The providers whose Policy aliases the scan reads: those of the types it
+/// collects (accounts and their children, diagnostic settings, role and
+/// policy documents) and of the private endpoints built-ins look at.
+pub const ALIAS_PROVIDERS: [&str; 4] =
+    ["Microsoft.CognitiveServices", "Microsoft.Insights", "Microsoft.Authorization", "Microsoft.Network"];
 
 /// The token-usage metrics, in the order `DailyUsage` holds them.
 const METRICS: &str = "ProcessedPromptTokens,GeneratedTokens,TokenTransaction,AzureOpenAIRequests";
@@ -57,6 +64,8 @@ pub struct Collected {
     pub role_definitions: Vec<Value>,
     pub policy_assignments: Vec<Value>,
     pub policy_exemptions: Vec<Value>,
+    /// Resource providers with their Policy aliases.
+    pub providers: Vec<Value>,
     pub errors: Vec<CollectionError>,
     /// False when not even one subscription could be listed.
     pub reached_anything: bool,
@@ -117,6 +126,16 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
             if let Some(doc) = rec.get(&format!("/subscriptions/{id}"), url).await {
                 out.subscriptions.push(doc);
             }
+        }
+    }
+    // Azure's Policy aliases as of now (tenant-level reads, one per
+    // provider), so that the engine resolves what Azure defines today.
+    progress.phase("reading Policy aliases");
+    for ns in ALIAS_PROVIDERS {
+        let url = client
+            .url(&format!("/providers/{ns}"), &[("api-version", api::PROVIDERS), ("$expand", "resourceTypes/aliases")]);
+        if let Some(doc) = rec.get(&format!("/providers/{ns}"), url).await {
+            out.providers.push(doc);
         }
     }
     out.subscription_ids = if plan.subscriptions.is_empty() {

@@ -93,6 +93,8 @@ impl Scanned {
         serde_json::to_writer(&mut w, &s.policy_assignments)?;
         field(&mut w, "policy_exemptions", false)?;
         serde_json::to_writer(&mut w, &s.policy_exemptions)?;
+        field(&mut w, "providers", false)?;
+        serde_json::to_writer(&mut w, &s.providers)?;
         field(&mut w, "errors", false)?;
         serde_json::to_writer(&mut w, &s.errors)?;
         w.write_all(b"}")
@@ -168,6 +170,7 @@ pub async fn scan(options: &ScanOptions, credential: Arc<Credential>) -> anyhow:
         role_definitions: collected.role_definitions,
         policy_assignments: collected.policy_assignments,
         policy_exemptions: collected.policy_exemptions,
+        providers: collected.providers,
         errors: collected.errors,
     };
     let c = &client.counters;
