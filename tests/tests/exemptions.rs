@@ -313,6 +313,11 @@ async fn requests_are_validated_field_by_field(pool: PgPool) {
     .unwrap();
     assert_eq!(in_scope as u64, done.bound);
     assert!(done.bound >= 1);
+    // Listed, the scope exemption names what it covers: its assignment's control.
+    let rows = query::list(&pool, &query::ExemptionFilter::default()).await.unwrap();
+    let covered = query::coverage(&pool, &rows).await.unwrap();
+    let title = attest_policy::catalogue::control(&f.control).unwrap().definition.display_name.clone();
+    assert_eq!(covered[&id], vec![title], "a scope exemption names its controls");
 }
 
 /// Accepts one HTTP request on a local port and hands back its body.
