@@ -18,6 +18,10 @@ run: setup build
 	./target/release/attest serve --listen $(LISTEN)
 
 ## Formatting, clippy (every feature set), unit, database and browser tests.
+# The server is built with every workspace package selected, so its features
+# resolve as the test build's do (syn's fold and visit, among others) and the
+# nextest build after it reuses the dependency tree instead of compiling it again.
+test: SERVER_PACKAGES = --workspace
 test: setup-test build
 	scripts/test.sh
 
@@ -37,8 +41,9 @@ build: site server
 site:
 	scripts/build-site.sh
 
+SERVER_PACKAGES ?= -p server
 server:
-	cargo build --release -p server --bin attest
+	cargo build --release $(SERVER_PACKAGES) --bin attest
 
 ## Regenerate .sqlx/ after changing a query (needs a PostgreSQL with the migrations applied in DATABASE_URL).
 sqlx-prepare:
