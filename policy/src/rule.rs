@@ -527,7 +527,7 @@ impl Shape {
             return self.visit(child);
         }
         let text = Value::Object(m.clone()).to_string().to_ascii_lowercase();
-        if text.contains("field('location')") || text.contains("field(\\u0027location\\u0027)") {
+        if text.contains("field('location')") {
             self.reads_location = true;
         }
         if let Some(count) = get_ci(m, "count") {
