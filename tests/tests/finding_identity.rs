@@ -43,6 +43,31 @@ async fn spans(pool: &PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from finding_spans").fetch_one(pool).await.unwrap()
 }
 
+/// Each chain's partition and the spans it holds, as PostgreSQL counts them
+/// (not through the parent).
+async fn partitions(pool: &PgPool) -> Vec<(String, i64)> {
+    let named: Vec<(String, String)> =
+        sqlx::query_as("select chain, relation from finding_span_partitions order by chain")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut out = Vec::new();
+    for (chain, relation) in named {
+        let attached: bool = sqlx::query_scalar(
+            "select exists (select 1 from pg_inherits where inhrelid = $1::regclass and inhparent = 'finding_spans'::regclass)",
+        )
+        .bind(&relation)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(attached, "{relation} is attached");
+        let n: i64 =
+            sqlx::query_scalar(&format!("select count(*) from only {relation}")).fetch_one(pool).await.unwrap();
+        out.push((chain, n));
+    }
+    out
+}
+
 async fn first(pool: &PgPool, control: &str, state: &str) -> fq::FindingRow {
     fq::list(
         pool,
@@ -123,6 +148,11 @@ async fn a_reevaluation_writes_only_what_changed(pool: PgPool) {
     assert_eq!(e1.written, e1.findings, "a first evaluation writes every finding");
     let stored = spans(&pool).await;
     assert_eq!(stored as usize, e1.findings);
+    assert_eq!(
+        partitions(&pool).await,
+        [(attest_core::snapshot::writer::scope_key(&s.scope), stored)],
+        "the chain's spans are its partition's"
+    );
 
     // The same estate the next day: nothing to write.
     let (_, e2) = evaluated(&pool, &later(&s, 1)).await;
@@ -142,6 +172,11 @@ async fn a_reevaluation_writes_only_what_changed(pool: PgPool) {
     let (_, e3) = evaluated(&pool, &third).await;
     assert!(e3.written > 0 && e3.written * 20 < e3.findings, "{} of {} written", e3.written, e3.findings);
     assert_eq!(spans(&pool).await as usize, stored as usize + e3.written);
+    assert_eq!(
+        partitions(&pool).await,
+        [(attest_core::snapshot::writer::scope_key(&s.scope), stored + e3.written as i64)],
+        "changes join the partition"
+    );
     let page = fq::list(
         &pool,
         &FindingFilter {
@@ -245,6 +280,9 @@ async fn an_older_snapshot_imported_late_does_not_become_current(pool: PgPool) {
     old.accounts[target].account["properties"]["publicNetworkAccess"] = "Disabled".into();
     let (older, e_old) = evaluated(&pool, &old).await;
     assert_eq!(e_old.written, e_old.findings, "a detached chain stores its evaluation whole");
+    let chains = partitions(&pool).await;
+    assert_eq!(chains.len(), 2, "the detached chain has a partition of its own: {chains:?}");
+    assert!(chains.contains(&(format!("~snapshot {older}"), e_old.findings as i64)), "{chains:?}");
 
     let current = fq::list(&pool, &FindingFilter { page: 1, per_page: 1, ..Default::default() }).await.unwrap();
     assert_eq!((current.snapshot_id, current.evaluation_id), (Some(newest), Some(e_new.id)));

@@ -72,6 +72,7 @@ const BEFORE_IDENTITY: [&str; 8] = [
     include_str!("../../migrations/20261121000008_exemptions.sql"),
 ];
 const IDENTITY: &str = include_str!("../../migrations/20261121000009_finding_identity.sql");
+const PARTITIONS: &str = include_str!("../../migrations/20261121000010_span_partitions.sql");
 
 #[sqlx::test(migrations = false)]
 async fn finding_identity_moves_every_finding_and_repoints_exemptions(pool: PgPool) -> anyhow::Result<()> {
@@ -151,6 +152,25 @@ async fn finding_identity_moves_every_finding_and_repoints_exemptions(pool: PgPo
             .fetch_one(&pool)
             .await?;
     assert_eq!((asked, bound), (Some(r1), r1));
+
+    // Partitioned by chain (0010), every span and chain stays, each chain in
+    // a partition of its own, indexed as the parent is.
+    let spans_before: Vec<(i64, String, String)> =
+        sqlx::query_as("select id, chain, state from finding_spans order by id").fetch_all(&pool).await?;
+    sqlx::raw_sql(PARTITIONS).execute(&pool).await?;
+    let spans_after: Vec<(i64, String, String)> =
+        sqlx::query_as("select id, chain, state from finding_spans order by id").fetch_all(&pool).await?;
+    assert_eq!(spans_after, spans_before);
+    let (partitions, indexes): (i64, i64) = sqlx::query_as(
+        "select count(*), min((select count(*) from pg_index i where i.indrelid = p.relation::regclass))
+           from finding_span_partitions p",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!((partitions, indexes), (3, 7), "one partition per chain, each with the parent's seven indexes");
+    // A new span continues the numbering.
+    let next: i64 = sqlx::query_scalar("select nextval('finding_spans_id_seq')").fetch_one(&pool).await?;
+    assert_eq!(next, 7);
     // Spans may be closed once, and not otherwise changed.
     sqlx::query("update finding_spans set until_eval = first_eval + 1 where id = 1").execute(&pool).await?;
     for refused in [

@@ -11,6 +11,11 @@
 //! loaded once as compact hashes; each finding evaluated is compared with it,
 //! and only what changed is written (a new span, the old one closed), so a
 //! re-evaluation in which 1% changed writes 1% of the rows.
+//!
+//! Each chain's spans are a partition of their own (migration 0010). A
+//! chain's first evaluation writes every finding into a bare staged table,
+//! then attaches it, which builds its indexes in one sorted pass each: four
+//! to six times faster than inserting each row into six indexes.
 
 use super::attest::Attested;
 use super::definitions::Library;
@@ -156,10 +161,17 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         Some(p) => Membership::load(&mut tx, p).await?,
         None => Membership::default(),
     };
+    // A chain's first evaluation fills a staged table of its own.
+    let staged = match head {
+        Some(_) => None,
+        None => Some(
+            sqlx::query_scalar!(r#"select finding_spans_stage($1) as "relation!""#, chain).fetch_one(&mut *tx).await?,
+        ),
+    };
 
     let library = Library::load(&mut tx).await?;
     let assignments = super::assignments::current(&mut tx, actor).await?;
-    let target = Target { evaluation_id, chain: chain.clone(), continuing: head.is_some(), now: header.finished_at };
+    let target = Target { evaluation_id, chain: chain.clone(), staged, now: header.finished_at };
 
     // Accounts and everything that hangs off them, together.
     let docs: Vec<Doc> = sqlx::query!(
@@ -290,7 +302,10 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     // list then picks plans for a handful of rows; autovacuum catches up only
     // later. Refresh them now: it samples, so it takes a second at most.
     if written >= ANALYZE_AFTER {
-        sqlx::query("analyze finding_spans, finding_keys, finding_evidence").execute(pool).await?;
+        let partition = sqlx::query_scalar!("select relation from finding_span_partitions where chain = $1", chain)
+            .fetch_one(pool)
+            .await?;
+        sqlx::query(&format!("analyze {}, finding_keys, finding_evidence", quoted(&partition))).execute(pool).await?;
     }
     tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, written,
                    "snapshot evaluated");
@@ -353,14 +368,15 @@ impl Membership {
     /// Every finding of evaluation `e`: the spans of its chain that hold at it.
     async fn load(conn: &mut PgConnection, e: i64) -> CoreResult<Membership> {
         let mut by_key = HashMap::new();
+        // The chain as a value, so that only its partition is read.
+        let chain = sqlx::query_scalar!("select chain from evaluations where id = $1", e).fetch_one(&mut *conn).await?;
         let mut rows = sqlx::query!(
             r#"select s.id, s.finding_id, k.key_hash, s.version_hash, s.state, s.base_state, s.since
-                 from evaluations e
-                 join finding_spans s on s.chain = e.chain and s.first_eval <= e.id
-                                     and (s.until_eval is null or s.until_eval > e.id)
+                 from finding_spans s
                  join finding_keys k on k.id = s.finding_id
-                where e.id = $1"#,
-            e
+                where s.chain = $2 and s.first_eval <= $1 and (s.until_eval is null or s.until_eval > $1)"#,
+            e,
+            chain
         )
         .fetch(&mut *conn);
         while let Some(r) = rows.try_next().await? {
@@ -415,11 +431,23 @@ fn version_hash(
 struct Target {
     evaluation_id: i64,
     chain: String,
-    /// Whether the previous evaluation is this chain's head, whose open
-    /// spans this evaluation continues or closes; else every finding is
-    /// written (the first evaluation of a chain).
-    continuing: bool,
+    /// For a chain's first evaluation, which writes every finding: the
+    /// staged table its spans go to until it is attached. Otherwise the
+    /// previous evaluation is this chain's head, whose open spans this
+    /// evaluation continues or closes.
+    staged: Option<String>,
     now: OffsetDateTime,
+}
+
+impl Target {
+    fn continuing(&self) -> bool {
+        self.staged.is_none()
+    }
+}
+
+/// A table name as an SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A chunk being evaluated on a blocking thread: its rows and totals.
@@ -481,13 +509,21 @@ impl Pipeline {
         if let Some(handle) = self.pending.take() {
             self.write(tx, target, handle).await?;
         }
-        if target.continuing {
+        if target.continuing() {
             self.closing.extend(self.before.by_key.values().map(|p| p.span));
         }
         for part in self.closing.chunks(CHUNK * 4) {
-            sqlx::query!("update finding_spans set until_eval = $1 where id = any($2)", target.evaluation_id, part)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "update finding_spans set until_eval = $1 where chain = $2 and id = any($3)",
+                target.evaluation_id,
+                target.chain,
+                part
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if target.staged.is_some() {
+            sqlx::query_scalar!("select finding_spans_attach($1)", target.chain).fetch_one(&mut *tx).await?;
         }
         Ok((self.totals, self.written))
     }
@@ -501,7 +537,7 @@ impl Pipeline {
         for row in rows {
             let prev = self.before.by_key.remove(&short(&row.key_hash));
             match prev {
-                Some(p) if target.continuing && p.version == short(&row.version_hash) => {}
+                Some(p) if target.continuing() && p.version == short(&row.version_hash) => {}
                 Some(p) => {
                     let nc = state_index("NonCompliant");
                     let delta = if p.state == nc && row.state == "Compliant" {
@@ -512,7 +548,7 @@ impl Pipeline {
                         "changed"
                     };
                     let since = if p.base_state == state_index(row.base_state) { p.since } else { target.now };
-                    if target.continuing {
+                    if target.continuing() {
                         self.closing.push(p.span);
                     }
                     changed.push(Change { row, finding: Some(p.finding), delta, since });
@@ -742,7 +778,10 @@ async fn insert_evidence(tx: &mut PgConnection, changes: &[Change], written: &mu
     Ok(())
 }
 
-/// Writes a span, starting at this evaluation, for each change.
+/// Writes a span, starting at this evaluation, for each change: into the
+/// staged table of a chain's first evaluation, else through the parent. The
+/// table is named at run time, so this one statement is not checked at
+/// compile time; every evaluation in the database tests runs it.
 async fn insert(tx: &mut PgConnection, target: &Target, changes: &[Change]) -> CoreResult<()> {
     let text = |f: fn(&Change) -> String| changes.iter().map(f).collect::<Vec<String>>();
     let finding: Vec<i64> = changes.iter().map(|c| c.finding.unwrap_or_default()).collect();
@@ -756,10 +795,11 @@ async fn insert(tx: &mut PgConnection, target: &Target, changes: &[Change]) -> C
     let evidence: Vec<Vec<u8>> = changes.iter().map(|c| c.row.evidence_hash.clone()).collect();
     let version: Vec<Vec<u8>> = changes.iter().map(|c| c.row.version_hash.clone()).collect();
     let since: Vec<OffsetDateTime> = changes.iter().map(|c| c.since).collect();
-    sqlx::query!(
-        r#"insert into finding_spans (finding_id, chain, first_eval, state, base_state, severity, severity_rank, area,
-                                      effect, control, resource_id, resource_name, subscription_id, evidence_hash,
-                                      exemption_id, delta, since, version_hash)
+    let table = quoted(target.staged.as_deref().unwrap_or("finding_spans"));
+    let sql = format!(
+        r#"insert into {table} (finding_id, chain, first_eval, state, base_state, severity, severity_rank, area,
+                                effect, control, resource_id, resource_name, subscription_id, evidence_hash,
+                                exemption_id, delta, since, version_hash)
            select n.finding_id, $1, $2, n.state, n.base_state, n.severity, n.severity_rank, n.area, n.effect,
                   n.control, n.resource_id, n.resource_name, n.subscription_id, n.evidence_hash, n.exemption_id,
                   n.delta, n.since, n.version_hash
@@ -767,27 +807,28 @@ async fn insert(tx: &mut PgConnection, target: &Target, changes: &[Change]) -> C
                          $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bigint[],
                          $16::text[], $17::timestamptz[], $18::bytea[])
                   as n(finding_id, state, base_state, severity, severity_rank, area, effect, control, resource_id,
-                       resource_name, subscription_id, evidence_hash, exemption_id, delta, since, version_hash)"#,
-        target.chain,
-        target.evaluation_id,
-        &finding,
-        &text(|c| c.row.state.to_string()),
-        &text(|c| c.row.base_state.to_string()),
-        &text(|c| c.row.severity.to_string()),
-        &rank,
-        &text(|c| c.row.area.clone()),
-        &effect as &[Option<String>],
-        &text(|c| c.row.control.clone()),
-        &text(|c| c.row.resource_id.clone()),
-        &text(|c| c.row.resource_name.clone()),
-        &subscription as &[Option<String>],
-        &evidence,
-        &exemption as &[Option<i64>],
-        &text(|c| c.delta.to_string()),
-        &since,
-        &version
-    )
-    .execute(&mut *tx)
-    .await?;
+                       resource_name, subscription_id, evidence_hash, exemption_id, delta, since, version_hash)"#
+    );
+    sqlx::query(&sql)
+        .bind(&target.chain)
+        .bind(target.evaluation_id)
+        .bind(&finding)
+        .bind(text(|c| c.row.state.to_string()))
+        .bind(text(|c| c.row.base_state.to_string()))
+        .bind(text(|c| c.row.severity.to_string()))
+        .bind(&rank)
+        .bind(text(|c| c.row.area.clone()))
+        .bind(&effect)
+        .bind(text(|c| c.row.control.clone()))
+        .bind(text(|c| c.row.resource_id.clone()))
+        .bind(text(|c| c.row.resource_name.clone()))
+        .bind(&subscription)
+        .bind(&evidence)
+        .bind(&exemption)
+        .bind(text(|c| c.delta.to_string()))
+        .bind(&since)
+        .bind(&version)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }

@@ -110,8 +110,9 @@ async fn database_size(conn: &mut PgConnection) -> anyhow::Result<i64> {
 /// The findings' own tables: identities, spans, evidence, counts, evaluations.
 async fn findings_size(conn: &mut PgConnection) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "select sum(pg_total_relation_size(c))::bigint from unnest(array['finding_keys', 'finding_spans',
-         'finding_evidence', 'evaluation_counts', 'evaluations']::regclass[]) c",
+        "select sum(pg_total_relation_size(t.relid))::bigint from unnest(array['finding_keys', 'finding_spans',
+         'finding_evidence', 'evaluation_counts', 'evaluations']::regclass[]) c
+         cross join lateral (select c as relid union select relid from pg_partition_tree(c)) t",
     )
     .fetch_one(conn)
     .await?)
@@ -439,9 +440,12 @@ async fn main() -> anyhow::Result<()> {
         );
         findings_bench(&db_url).await?;
         let parts: Vec<(String, i64)> = sqlx::query_as(
-            "select c::text, pg_total_relation_size(c)::bigint from unnest(array['documents', 'snapshot_members',
-             'usage_days', 'snapshots', 'finding_keys', 'finding_spans', 'finding_evidence',
-             'evaluation_counts']::regclass[]) c",
+            "select c::text, sum(pg_total_relation_size(t.relid))::bigint
+               from unnest(array['documents', 'snapshot_members', 'usage_days', 'snapshots', 'finding_keys',
+                                 'finding_spans', 'finding_evidence', 'evaluation_counts']::regclass[])
+                    with ordinality as u(c, n)
+              cross join lateral (select c as relid union select relid from pg_partition_tree(c)) t
+              group by c, n order by n",
         )
         .fetch_all(&mut conn)
         .await?;
