@@ -132,14 +132,27 @@ async fn sign_in_succeeds_fails_and_throttles_with_audit_entries(pool: PgPool) {
     let log = actions(&pool).await;
     assert_eq!(&log[log.len() - 3..], ["signin.success", "signin.failure", "signin.failure"]);
 
-    for _ in 1..signin::MAX_PER_ACCOUNT {
+    // One address guessing: refused for that account once its budget is
+    // spent, even with the right password...
+    for _ in 0..signin::MAX_PER_PAIR {
         let _ = signin::sign_in(&pool, "vera", &SecretString::from("wrong wrong wrong"), "10.0.0.2").await;
     }
     assert!(matches!(
-        signin::sign_in(&pool, "vera", &SecretString::from(PW), "10.0.0.3").await,
+        signin::sign_in(&pool, "vera", &SecretString::from(PW), "10.0.0.2").await,
         Err(SignInError::Throttled { retry_after_secs }) if retry_after_secs > 0
     ));
     assert_eq!(actions(&pool).await.last().unwrap(), "signin.throttled");
+    // ...while the owner, from their own address, still signs in.
+    assert!(signin::sign_in(&pool, "vera", &SecretString::from(PW), "10.0.0.3").await.is_ok());
+
+    // Many addresses: the account's own, looser budget ends it.
+    for i in 0..signin::MAX_PER_ACCOUNT {
+        let _ = signin::sign_in(&pool, "vera", &SecretString::from("wrong wrong wrong"), &format!("10.1.0.{i}")).await;
+    }
+    assert!(matches!(
+        signin::sign_in(&pool, "vera", &SecretString::from(PW), "10.0.0.4").await,
+        Err(SignInError::Throttled { .. })
+    ));
 }
 
 #[sqlx::test(migrations = "../migrations")]

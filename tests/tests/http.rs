@@ -195,7 +195,7 @@ async fn api_tokens_act_as_their_user_until_revoked(pool: PgPool) {
 async fn repeated_failures_throttle_sign_in_for_that_account(pool: PgPool) {
     accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
     let app = spawn::in_process(pool, |_| {}).await.unwrap();
-    for _ in 0..attest_core::signin::MAX_PER_ACCOUNT {
+    for _ in 0..attest_core::signin::MAX_PER_PAIR {
         let res = sign_in(&client(), &app.base, "vera", "wrong password!!").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let body = res.text().await.unwrap();
@@ -206,6 +206,68 @@ async fn repeated_failures_throttle_sign_in_for_that_account(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = res.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+}
+
+/// Concurrent guesses cannot outrun the throttle: each reserves its failure
+/// before its password is checked, so of 100 guesses at once against one
+/// account at most the pair's budget is checked, and the right password
+/// does not get through once the budget is spent.
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_guesses_are_checked_no_more_than_the_budget_allows(pool: PgPool) {
+    use attest_core::signin::{MAX_PER_CLIENT, MAX_PER_PAIR};
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let guesses = (0..100).map(|i| {
+        let base = app.base.clone();
+        async move { sign_in(&client(), &base, "vera", &format!("wrong password {i}")).await.status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked as i64 <= MAX_PER_PAIR, "{checked} passwords checked: {statuses:?}");
+    assert_eq!(checked + refused, 100, "{statuses:?}");
+    let failures: i64 = sqlx::query_scalar("select count(*) from signin_failures").fetch_one(&pool).await.unwrap();
+    assert!(failures <= MAX_PER_PAIR, "{failures} failures recorded");
+    let right = sign_in(&client(), &app.base, "vera", accounts::PASSWORD).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "the budget is spent, even for the right password");
+
+    // One address guessing across accounts: at most its budget is checked.
+    let guesses = (0..150).map(|i| {
+        let base = app.base.clone();
+        async move { sign_in(&client(), &base, &format!("guess{i}"), "whatever password").await.status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count() as i64;
+    assert!(checked + failures <= MAX_PER_CLIENT, "{checked} more checked after {failures}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
+}
+
+/// After sign-in, only a path on the portal is followed: what browsers
+/// strip (tab, CR, LF) or read as a slash cannot make it another host.
+#[sqlx::test(migrations = "../migrations")]
+async fn sign_in_follows_only_paths_on_the_portal(pool: PgPool) {
+    accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
+    let app = spawn::in_process(pool, |_| {}).await.unwrap();
+    for (next, expected) in [
+        ("/findings?state=Error", "/findings?state=Error"),
+        ("/\t/evil.example/x", "/"),
+        ("/\n/evil.example/x", "/"),
+        ("/\r/evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/.//evil.example", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let res = client()
+            .post(format!("{}/api/fn/session/sign-in", app.base))
+            .header("origin", &app.base)
+            .form(&[("username", "vera"), ("password", accounts::PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{next:?}: {}", res.status());
+        let body: String = res.json().await.unwrap();
+        assert_eq!(body, expected, "{next:?}");
+    }
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -54,6 +54,12 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
             }
             return Err(fail(AppError::Throttled { retry_after_secs }));
         }
+        Err(SignInError::Busy { retry_after_secs }) => {
+            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                res.insert_header(http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            return Err(fail(AppError::Busy { retry_after_secs }));
+        }
         Err(SignInError::Other(e)) => return Err(crate::ssr::core(e)),
     };
     // A new session id on sign-in defeats session fixation.
@@ -66,17 +72,8 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
         tracing::error!(error = %e, "storing a session");
         fail(AppError::Internal)
     })?;
-    Ok(safe_next(next.as_deref()))
-}
-
-/// Only local paths are followed after sign-in (no open redirect).
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2048 => {
-            n.to_string()
-        }
-        _ => "/".to_string(),
-    }
+    // Only a path on this portal is followed (no open redirect).
+    Ok(signin::local_path(next.as_deref()))
 }
 
 /// Signs out: the session is deleted from the store, not just forgotten.
@@ -100,18 +97,4 @@ pub async fn sign_out() -> Result<(), AppError> {
         fail(AppError::Internal)
     })?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/admin/users")), "/admin/users");
-        assert_eq!(safe_next(Some("//evil.example/")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(None), "/");
-    }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What a server function can answer instead of a value. The server sets the
-/// matching HTTP status (401, 403, 404, 409, 422, 429, 500).
+/// matching HTTP status (401, 403, 404, 409, 422, 429, 500, 503).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppError {
     Unauthorized,
@@ -20,6 +20,11 @@ pub enum AppError {
         message: String,
     },
     Throttled {
+        retry_after_secs: u64,
+    },
+    /// Too many requests of this kind are waiting (sign-ins for a password
+    /// check); nothing was counted against the visitor.
+    Busy {
         retry_after_secs: u64,
     },
     BadCredentials,
@@ -37,6 +42,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::Invalid { .. } => 422,
             AppError::Throttled { .. } => 429,
+            AppError::Busy { .. } => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -52,6 +58,9 @@ impl fmt::Display for AppError {
             AppError::Invalid { field, message } => write!(f, "{field}: {message}."),
             AppError::Throttled { retry_after_secs } => {
                 write!(f, "Too many failed attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60))
+            }
+            AppError::Busy { retry_after_secs } => {
+                write!(f, "The portal is busy signing others in. Try again in {retry_after_secs} seconds.")
             }
             AppError::BadCredentials => f.write_str("Wrong user name or password."),
             AppError::Internal => f.write_str("Something went wrong on the server; it has been logged."),
