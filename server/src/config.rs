@@ -35,6 +35,15 @@ pub struct Config {
     pub session_absolute_hours: u64,
     /// Requests taking longer are answered 408.
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers, from the opening of
+    /// its connection or from the previous response (so also how long an
+    /// idle keep-alive connection stays open).
+    pub header_timeout_secs: u64,
+    /// Open connections in all; more are closed as soon as accepted.
+    pub max_connections: usize,
+    /// Open connections from one client address (not applied with
+    /// `trust_forwarded_for`, where every connection comes from the proxy).
+    pub max_connections_per_client: usize,
     /// Largest accepted request body (pages, forms, server functions).
     pub body_limit_bytes: usize,
     /// Largest accepted snapshot file, compressed or not (upload, API, `attest import`).
@@ -63,6 +72,9 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             request_timeout_secs: 30,
+            header_timeout_secs: 5,
+            max_connections: 1024,
+            max_connections_per_client: 64,
             body_limit_bytes: 1024 * 1024,
             import_limit_bytes: 512 * 1024 * 1024,
             trust_forwarded_for: false,
@@ -98,7 +110,7 @@ impl Config {
     }
 
     /// The keys a file or `ATTEST_*` variable may set.
-    pub const FIELDS: [&'static str; 16] = [
+    pub const FIELDS: [&'static str; 19] = [
         "listen",
         "database_url",
         "data_dir",
@@ -109,6 +121,9 @@ impl Config {
         "session_idle_minutes",
         "session_absolute_hours",
         "request_timeout_secs",
+        "header_timeout_secs",
+        "max_connections",
+        "max_connections_per_client",
         "body_limit_bytes",
         "import_limit_bytes",
         "trust_forwarded_for",

@@ -104,10 +104,13 @@ pub async fn serve(
     // outlives the server holding the pool.
     let _maintenance = AbortOnDrop(tokio::spawn(maintenance(pool.clone())));
     let _exemptions = AbortOnDrop(tokio::spawn(crate::jobs::exemptions(pool.clone(), config.clone())));
+    let limits = crate::http::connections::Limits {
+        max_connections: config.max_connections.max(1),
+        per_client: (!config.trust_forwarded_for).then_some(config.max_connections_per_client.max(1)),
+        header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+    };
     let app = router(pool, config);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::http::connections::serve(listener, app, limits, shutdown).await
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -216,7 +216,9 @@ async fn repeated_failures_throttle_sign_in_for_that_account(pool: PgPool) {
 async fn concurrent_guesses_are_checked_no_more_than_the_budget_allows(pool: PgPool) {
     use attest_core::signin::{MAX_PER_CLIENT, MAX_PER_PAIR};
     accounts::user(&pool, "vera", &[Role::Viewer]).await.unwrap();
-    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    // Every guess on a connection of its own, all from one address: more
+    // than the default connection share allows at once.
+    let app = spawn::in_process(pool.clone(), |c| c.max_connections_per_client = 500).await.unwrap();
     let guesses = (0..100).map(|i| {
         let base = app.base.clone();
         async move { sign_in(&client(), &base, "vera", &format!("wrong password {i}")).await.status() }
@@ -537,4 +539,84 @@ async fn the_exemptions_api_requests_decides_and_answers_403_409_and_422(pool: P
     } else {
         assert_eq!(got["state"], "rejected");
     }
+}
+
+/// Hundreds of slow-header and idle connections from one client address are
+/// closed — those over its share at once, the rest when the header timeout
+/// passes — while a client from another address is served meanwhile; and an
+/// idle keep-alive connection is closed after the same timeout.
+#[sqlx::test(migrations = "../migrations")]
+async fn slow_and_idle_connections_are_closed_and_others_are_served(pool: PgPool) {
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const SHARE: usize = 100;
+    let app = spawn::in_process(pool, |c| {
+        c.header_timeout_secs = 2;
+        c.max_connections_per_client = SHARE;
+    })
+    .await
+    .unwrap();
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    // Loopback holds all of 127/8: the attacker is another address.
+    let attacker: IpAddr = [127, 0, 0, 2].into();
+    let started = Instant::now();
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(attacker, 0)).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        if i % 2 == 0 {
+            // A request line that never ends.
+            let _ = s.write_all(b"GET /healthz HT").await;
+        }
+        held.push(s);
+    }
+    // Each connection's own time to be closed, watched concurrently.
+    let closing = tokio::spawn(futures_util::future::join_all(held.into_iter().map(|mut s| async move {
+        let mut buf = [0u8; 512];
+        let ended = tokio::time::timeout(Duration::from_secs(15), async {
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        ended.map(|()| started.elapsed())
+    })));
+
+    // Meanwhile another client is served, promptly.
+    for path in ["/healthz", "/readyz", "/signin"] {
+        let t = Instant::now();
+        let res = Client::new().get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{path} took {:?}", t.elapsed());
+    }
+
+    let closed: Vec<Duration> =
+        closing.await.unwrap().into_iter().map(|r| r.expect("a connection was still open after 15 s")).collect();
+    let at_once = closed.iter().filter(|t| **t < Duration::from_millis(1500)).count();
+    assert!(at_once >= 300 - SHARE, "{at_once} closed at once; those over the share of {SHARE} should be");
+    let last = closed.iter().max().unwrap();
+    assert!(*last < Duration::from_secs(8), "the last was closed after {last:?}; the header timeout is 2 s");
+
+    // An idle keep-alive connection: served, then closed after the timeout.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: attest\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    let idle = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "an idle keep-alive connection stayed open");
+    assert!(idle.elapsed() >= Duration::from_millis(1500), "closed after {:?}, before the timeout", idle.elapsed());
 }

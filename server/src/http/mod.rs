@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod attest;
 pub mod auth;
+pub mod connections;
 pub mod csrf;
 pub mod definitions;
 pub mod exemptions_api;
