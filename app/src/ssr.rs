@@ -24,7 +24,10 @@ pub struct ClientAddr(pub String);
 /// Keys under which the session stores the signed-in user.
 pub mod session_keys {
     pub const USER_ID: &str = "uid";
-    pub const AUTHENTICATED_AT: &str = "auth_at";
+    /// When the session signed in, in nanoseconds since 1970, so that a
+    /// password change even in the same second ends it (sessions holding
+    /// only the older, whole-second `auth_at` end at their next request).
+    pub const AUTHENTICATED_AT: &str = "auth_at_ns";
 }
 
 pub fn pool() -> Result<PgPool, AppError> {

@@ -18,6 +18,10 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 pub const SESSION_COOKIE: &str = "attest_session";
+/// Over https the cookie's name carries the `__Host-` prefix: browsers then
+/// accept it only Secure, for `/`, from this host and never a parent domain,
+/// so a sibling subdomain cannot plant or overwrite it.
+pub const SESSION_COOKIE_HTTPS: &str = "__Host-attest_session";
 
 /// The whole application: pages, server functions, REST API, health checks,
 /// static files, and the middleware around them.
@@ -33,7 +37,8 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
     let provide = move || provide_context(context.clone());
 
     let sessions = SessionManagerLayer::new(PostgresStore::new(pool))
-        .with_name(SESSION_COOKIE)
+        .with_name(if config.https() { SESSION_COOKIE_HTTPS } else { SESSION_COOKIE })
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(config.https())
@@ -74,6 +79,7 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), http::auth::resolve_principal))
         .layer(sessions)
         .layer(middleware::from_fn(http::csrf::protect))
+        .layer(middleware::from_fn_with_state(state.clone(), http::host::only_public_host))
         .layer(middleware::from_fn(move |req, next| http::security::headers(https, req, next)))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), http::limits::body_limit))

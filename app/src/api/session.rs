@@ -66,7 +66,9 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
     let stored = async {
         session.cycle_id().await?;
         session.insert(session_keys::USER_ID, principal.user_id).await?;
-        session.insert(session_keys::AUTHENTICATED_AT, time::OffsetDateTime::now_utc().unix_timestamp()).await
+        session
+            .insert(session_keys::AUTHENTICATED_AT, time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64)
+            .await
     };
     stored.await.map_err(|e| {
         tracing::error!(error = %e, "storing a session");

@@ -27,12 +27,7 @@ pub async fn resolve_principal(
     let client = client_addr(&state, &req);
     req.extensions_mut().insert(ClientAddr(client));
 
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| SecretString::from(t.trim().to_string()));
+    let bearer = bearer_token(req.headers()).map(|t| SecretString::from(t.to_string()));
     let principal = match bearer {
         Some(token) if req.uri().path().starts_with("/api/v1/") => {
             match tokens::authenticate(&state.pool, &token).await {
@@ -50,6 +45,14 @@ pub async fn resolve_principal(
     next.run(req).await
 }
 
+/// The token of an `Authorization: Bearer …` header (the scheme is
+/// case-insensitive, RFC 9110 §11.1); any other scheme is no token.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
 /// The session's user, if the session is still valid: the account exists and
 /// is enabled, its password has not changed since sign-in, and sign-in was
 /// less than the absolute lifetime ago. Otherwise the session is deleted.
@@ -57,12 +60,14 @@ async fn from_session(state: &AppState, session: &Session) -> anyhow::Result<Opt
     let Some(user_id) = session.get::<Uuid>(session_keys::USER_ID).await? else {
         return Ok(None);
     };
-    let authenticated_at = session.get::<i64>(session_keys::AUTHENTICATED_AT).await?.unwrap_or(0);
-    let absolute = (state.config.session_absolute_hours * 3600) as i64;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    // Nanoseconds: a session signed in before a password change ends even
+    // when both fell in the same second.
+    let authenticated_at = i128::from(session.get::<i64>(session_keys::AUTHENTICATED_AT).await?.unwrap_or(0));
+    let absolute = i128::from(state.config.session_absolute_hours) * 3_600 * 1_000_000_000;
+    let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
     let valid = match users::principal(&state.pool, user_id).await? {
         Some((p, password_changed_at))
-            if now - authenticated_at < absolute && password_changed_at.unix_timestamp() <= authenticated_at =>
+            if now - authenticated_at < absolute && password_changed_at.unix_timestamp_nanos() < authenticated_at =>
         {
             Some(p)
         }

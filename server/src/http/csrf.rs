@@ -30,7 +30,9 @@ fn is_allowed(req: &Request) -> bool {
         return true;
     }
     let headers = req.headers();
-    if req.uri().path().starts_with("/api/v1/") && headers.contains_key(header::AUTHORIZATION) {
+    // Only a bearer token, which then alone authenticates the request (the
+    // cookie is not read); any other Authorization header is no exemption.
+    if req.uri().path().starts_with("/api/v1/") && super::auth::bearer_token(headers).is_some() {
         return true;
     }
     if let Some(site) = headers.get("sec-fetch-site") {
@@ -86,5 +88,9 @@ mod tests {
     fn bearer_requests_to_the_rest_api_are_exempt_but_not_elsewhere() {
         assert!(is_allowed(&req(Method::POST, "/api/v1/things", &[("authorization", "Bearer x")])));
         assert!(!is_allowed(&req(Method::POST, "/api/fn/x", &[("authorization", "Bearer x")])));
+        assert!(is_allowed(&req(Method::POST, "/api/v1/things", &[("authorization", "bearer x")])));
+        for other in ["Basic dTpw", "Bearer", "Bearer  ", "Token x", "x"] {
+            assert!(!is_allowed(&req(Method::POST, "/api/v1/things", &[("authorization", other)])), "{other}");
+        }
     }
 }

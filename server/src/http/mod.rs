@@ -11,6 +11,7 @@ pub mod exemptions_api;
 pub mod findings_api;
 pub mod flash;
 pub mod health;
+pub mod host;
 pub mod limits;
 pub mod security;
 pub mod upload;
