@@ -99,7 +99,7 @@ impl From<CoreError> for AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        core(CoreError::Database(err))
+        core(CoreError::from(err))
     }
 }
 

@@ -643,3 +643,79 @@ async fn slow_and_idle_connections_are_closed_and_others_are_served(pool: PgPool
     assert!(ended.is_ok(), "an idle keep-alive connection stayed open");
     assert!(idle.elapsed() >= Duration::from_millis(1500), "closed after {:?}, before the timeout", idle.elapsed());
 }
+
+/// Input the database cannot store, numbers past any range, and requests a
+/// server function cannot read each answer a 4xx naming the problem (413 for
+/// a body over the limit), never a 500.
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_input_is_a_4xx_naming_the_problem_never_a_500(pool: PgPool) {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(3, 4);
+    let mut tx = pool.begin().await.unwrap();
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
+    tx.commit().await.unwrap();
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    accounts::user(&pool, "root", &[Role::Admin]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = client();
+    assert!(sign_in(&c, &app.base, "root", accounts::PASSWORD).await.status().is_success());
+
+    for (path, status, says) in [
+        ("/api/v1/findings?resource=a%00b", 422, "NUL"),
+        ("/api/v1/findings?page=9223372036854775807", 422, "page"),
+        ("/api/v1/findings?page=9223372036854775807&per_page=500", 422, "page"),
+        ("/findings?resource=a%00b", 422, "NUL"),
+        ("/findings?page=9223372036854775807", 422, "page"),
+    ] {
+        let res = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let code = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert_eq!(code, status, "{path}: {body}");
+        assert!(body.contains(says), "{path} should say {says:?}: {body}");
+    }
+
+    let post = |endpoint: &str, body: Vec<u8>| {
+        c.post(format!("{}/api/fn/{endpoint}", app.base))
+            .header("origin", &app.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    for (endpoint, body, status, says) in [
+        ("admin/tokens/create", b"name=root&label=a%00b".to_vec(), 422, "NUL"),
+        ("admin/tokens/create", b"label=ci".to_vec(), 400, "`name` is missing"),
+        ("admin/tokens/create", b"name=root&label=\xff\xfe".to_vec(), 400, "UTF-8"),
+        ("findings/list", b"page=9223372036854775807".to_vec(), 400, "missing"),
+    ] {
+        let res = post(endpoint, body.clone()).await.unwrap();
+        let code = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        assert_eq!(code, status, "{endpoint} {}: {text}", String::from_utf8_lossy(&body));
+        assert!(text.contains(says), "{endpoint} should say {says:?}: {text}");
+        assert!(!text.contains("deserializ"), "serde's wording leaked: {text}");
+    }
+
+    // A chunked body (no Content-Length to refuse up front) over the limit.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = app.base.trim_start_matches("http://").to_string();
+        let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/fn/session/sign-in HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
+            app.base
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("10000\r\n{}\r\n", "a".repeat(0x10000));
+        for _ in 0..40 {
+            if s.write_all(chunk.as_bytes()).await.is_err() {
+                break; // the server answered and closed: expected
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+}

@@ -28,6 +28,11 @@ pub enum AppError {
         retry_after_secs: u64,
     },
     BadCredentials,
+    /// The request itself could not be read (a missing or malformed field,
+    /// a body that is not UTF-8 form data).
+    BadRequest(String),
+    /// The request body is over the limit.
+    TooLarge,
     Internal,
     /// The request itself failed (network, encoding).
     Transport(String),
@@ -43,6 +48,8 @@ impl AppError {
             AppError::Invalid { .. } => 422,
             AppError::Throttled { .. } => 429,
             AppError::Busy { .. } => 503,
+            AppError::BadRequest(_) => 400,
+            AppError::TooLarge => 413,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -63,6 +70,8 @@ impl fmt::Display for AppError {
                 write!(f, "The portal is busy signing others in. Try again in {retry_after_secs} seconds.")
             }
             AppError::BadCredentials => f.write_str("Wrong user name or password."),
+            AppError::BadRequest(why) => write!(f, "The request could not be read: {why}."),
+            AppError::TooLarge => f.write_str("The request is larger than the portal accepts."),
             AppError::Internal => f.write_str("Something went wrong on the server; it has been logged."),
             AppError::Transport(why) => write!(f, "The request failed: {why}"),
         }
@@ -75,6 +84,37 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, these errors are about the request the browser (or
+        // a script) sent: 4xx with what was wrong, never a 500 with serde's
+        // wording. In the browser they are about the answer: a transport error.
+        #[cfg(feature = "ssr")]
+        {
+            let request = match &value {
+                ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) if m.contains("length limit") => {
+                    Some(AppError::TooLarge)
+                }
+                ServerFnErrorErr::Args(m) => Some(AppError::BadRequest(match m.split('`').nth(1) {
+                    Some(field) if m.contains("missing field") => format!("the field `{field}` is missing"),
+                    _ => format!("its fields do not have the expected form ({m})"),
+                })),
+                ServerFnErrorErr::MissingArg(field) => {
+                    Some(AppError::BadRequest(format!("the field `{field}` is missing")))
+                }
+                ServerFnErrorErr::Deserialization(m) if m.contains("utf-8") || m.contains("UTF-8") => {
+                    Some(AppError::BadRequest("its body is not UTF-8 text".into()))
+                }
+                ServerFnErrorErr::Deserialization(m) => Some(AppError::BadRequest(m.clone())),
+                _ => None,
+            };
+            if let Some(err) = request {
+                if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+                        res.set_status(status);
+                    }
+                }
+                return err;
+            }
+        }
         AppError::Transport(value.to_string())
     }
 }

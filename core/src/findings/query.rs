@@ -374,7 +374,9 @@ pub async fn list_with(pool: &PgPool, f: &FindingFilter, library: &Library) -> C
     let total: i64 = by_control.iter().map(|(_, n)| n).sum();
     // Several controls (a framework): one ordered index scan per control,
     // merged, so the work is bounded by the page whatever the statistics say.
-    let offset = (f.page - 1) * f.per_page;
+    let offset = (f.page - 1)
+        .checked_mul(f.per_page)
+        .ok_or_else(|| invalid("page", format!("page {} is past any list's end", f.page)))?;
     let mut findings: Vec<FindingRow> = if controls.len() > 1 {
         sqlx::query!(
             r#"select s.finding_id as "id!", k.assignment_id, s.control as "control!", s.resource_id as "resource_id!",
