@@ -90,7 +90,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let open = Arc::new(Mutex::new(Open::default()));
     let (stop, stopping) = watch::channel(());
-    let mut refused_logged = std::time::Instant::now() - Duration::from_secs(60);
+    // When a refusal was last logged: once per 10 s is enough to notice.
+    let mut refused_logged: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -109,9 +110,9 @@ pub async fn serve(
         let Some(slot) = Slot::take(&open, peer.ip(), &limits) else {
             // Closed at once: the client is told by the reset, and the
             // descriptor is free again.
-            if refused_logged.elapsed() > Duration::from_secs(10) {
+            if refused_logged.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
                 tracing::warn!(client = %peer.ip(), "connection refused: too many open connections");
-                refused_logged = std::time::Instant::now();
+                refused_logged = Some(std::time::Instant::now());
             }
             drop(stream);
             continue;
