@@ -271,6 +271,27 @@ pub fn local_path(next: Option<&str>) -> String {
 mod tests {
     use super::local_path;
 
+    /// A flood of sign-ins does not queue unbounded argon2 work: beyond the
+    /// checks running and the queue, sign-ins are refused as busy at once,
+    /// and the checks run at most two at a time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_password_checks_is_bounded() {
+        use super::{check, SignInError, CONCURRENT_CHECKS, MAX_WAITING};
+        let hash = crate::password::hash(&secrecy::SecretString::from("a password of twelve")).unwrap();
+        let flood = 100;
+        let started = std::time::Instant::now();
+        let wrong = secrecy::SecretString::from("a wrong password!");
+        let results = futures_util::future::join_all((0..flood).map(|_| check(&wrong, &hash))).await;
+        let busy = results.iter().filter(|r| matches!(r, Err(SignInError::Busy { .. }))).count();
+        let checked = results.iter().filter(|r| matches!(r, Ok(false))).count();
+        assert_eq!(busy + checked, flood);
+        assert!(busy >= flood - MAX_WAITING - CONCURRENT_CHECKS, "{busy} refused of {flood}");
+        assert!(checked >= CONCURRENT_CHECKS, "{checked} checked");
+        // Nothing checks the right password as wrong, and the queue drains.
+        assert!(matches!(check(&secrecy::SecretString::from("a password of twelve"), &hash).await, Ok(true)));
+        assert!(started.elapsed() < super::MAX_WAIT * 2);
+    }
+
     #[test]
     fn only_paths_on_this_portal_are_followed_after_sign_in() {
         for (next, expected) in [

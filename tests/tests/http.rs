@@ -21,6 +21,16 @@ async fn sign_in(client: &Client, base: &str, name: &str, password: &str) -> req
         .unwrap()
 }
 
+/// A demo estate of `accounts` accounts, stored and evaluated.
+async fn evaluated_demo(pool: &PgPool, accounts: usize, seed: u64) -> attest_core::findings::Evaluation {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(accounts, seed);
+    let mut tx = pool.begin().await.unwrap();
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
+    tx.commit().await.unwrap();
+    attest_core::findings::evaluate_snapshot(pool, stored.id, "test").await.unwrap()
+}
+
 async fn status_of_dashboard(client: &Client, base: &str) -> StatusCode {
     client.get(format!("{base}/")).send().await.unwrap().status()
 }
@@ -372,12 +382,7 @@ async fn the_audit_page_links_to_older_entries_keeping_its_filters(pool: PgPool)
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool: PgPool) {
-    use attest_core::snapshot::{demo, store};
-    let estate = demo::generate(6, 4);
-    let mut tx = pool.begin().await.unwrap();
-    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
-    tx.commit().await.unwrap();
-    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    evaluated_demo(&pool, 6, 4).await;
     accounts::user(&pool, "robot", &[Role::Viewer]).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     let (_, secret) = tokens::create(&mut tx, "test", &UserName::parse("robot").unwrap(), "ci").await.unwrap();
@@ -471,13 +476,8 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_exemptions_api_requests_decides_and_answers_403_409_and_422(pool: PgPool) {
-    use attest_core::snapshot::{demo, store};
     use serde_json::{json, Value};
-    let estate = demo::generate(4, 2);
-    let mut tx = pool.begin().await.unwrap();
-    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
-    tx.commit().await.unwrap();
-    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    evaluated_demo(&pool, 4, 2).await;
     let (finding, resource): (i64, String) = sqlx::query_as(
         "select finding_id, resource_id from finding_spans
           where control = 'attest-identity-managed-identity' and state = 'NonCompliant' order by finding_id limit 1",
@@ -649,12 +649,7 @@ async fn slow_and_idle_connections_are_closed_and_others_are_served(pool: PgPool
 /// a body over the limit), never a 500.
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_input_is_a_4xx_naming_the_problem_never_a_500(pool: PgPool) {
-    use attest_core::snapshot::{demo, store};
-    let estate = demo::generate(3, 4);
-    let mut tx = pool.begin().await.unwrap();
-    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await.unwrap();
-    tx.commit().await.unwrap();
-    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await.unwrap();
+    evaluated_demo(&pool, 3, 4).await;
     accounts::user(&pool, "root", &[Role::Admin]).await.unwrap();
     let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
     let c = client();

@@ -45,20 +45,21 @@ pub async fn sign_in(username: String, password: String, next: Option<String>) -
         leptos_axum::extract::<axum::Extension<ClientAddr>>().await.map_err(|_| fail(AppError::Internal))?;
     let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| fail(AppError::Internal))?;
     let password = secrecy::SecretString::from(password);
+    // A refusal to come back later says when, in a Retry-After header too.
+    let retry_after = |err: AppError, secs: u64| {
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.insert_header(http::header::RETRY_AFTER, secs.into());
+        }
+        fail(err)
+    };
     let principal = match signin::sign_in(&pool()?, &username, &password, &client).await {
         Ok(p) => p,
         Err(SignInError::BadCredentials) => return Err(fail(AppError::BadCredentials)),
         Err(SignInError::Throttled { retry_after_secs }) => {
-            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                res.insert_header(http::header::RETRY_AFTER, retry_after_secs.into());
-            }
-            return Err(fail(AppError::Throttled { retry_after_secs }));
+            return Err(retry_after(AppError::Throttled { retry_after_secs }, retry_after_secs))
         }
         Err(SignInError::Busy { retry_after_secs }) => {
-            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                res.insert_header(http::header::RETRY_AFTER, retry_after_secs.into());
-            }
-            return Err(fail(AppError::Busy { retry_after_secs }));
+            return Err(retry_after(AppError::Busy { retry_after_secs }, retry_after_secs))
         }
         Err(SignInError::Other(e)) => return Err(crate::ssr::core(e)),
     };

@@ -107,12 +107,7 @@ impl FromServerFnError for AppError {
                 _ => None,
             };
             if let Some(err) = request {
-                if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                    if let Ok(status) = http::StatusCode::from_u16(err.status()) {
-                        res.set_status(status);
-                    }
-                }
-                return err;
+                return crate::ssr::fail(err);
             }
         }
         AppError::Transport(value.to_string())
