@@ -10,6 +10,8 @@ use sqlx::PgPool;
 #[derive(Clone)]
 pub struct ServerContext {
     pub pool: PgPool,
+    /// The portal's signing key and checkpoint copies (outside the database).
+    pub notary: std::sync::Arc<attest_core::checkpoints::Notary>,
 }
 
 /// The acting user of a request, resolved by the server's authentication
@@ -32,6 +34,13 @@ pub mod session_keys {
 
 pub fn pool() -> Result<PgPool, AppError> {
     use_context::<ServerContext>().map(|c| c.pool).ok_or_else(|| {
+        tracing::error!("ServerContext missing from the reactive context");
+        AppError::Internal
+    })
+}
+
+pub fn notary() -> Result<std::sync::Arc<attest_core::checkpoints::Notary>, AppError> {
+    use_context::<ServerContext>().map(|c| c.notary).ok_or_else(|| {
         tracing::error!("ServerContext missing from the reactive context");
         AppError::Internal
     })

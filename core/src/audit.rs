@@ -116,18 +116,69 @@ pub enum Verification {
     Broken { seq: i64, reason: String },
 }
 
+/// A point of the chain vouched for from outside the database (a signed
+/// checkpoint): entry `size` must exist and carry `head` as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub size: i64,
+    pub head: Vec<u8>,
+    /// How a report names it ("the checkpoint of 2026-12-02 10:00 UTC").
+    pub label: String,
+}
+
 /// Recomputes the whole chain, a page at a time, and names the first entry
 /// that does not follow from its predecessor.
 pub async fn verify(pool: &PgPool) -> CoreResult<Verification> {
+    verify_against(pool, &[]).await
+}
+
+/// Recomputes the whole chain and checks it against anchors: an entry
+/// rewritten together with every later hash still contradicts the anchor
+/// covering it, and entries deleted from the end leave an anchor beyond it.
+pub async fn verify_against(pool: &PgPool, anchors: &[Anchor]) -> CoreResult<Verification> {
+    walk(pool, 1, GENESIS.to_vec(), None, anchors).await
+}
+
+/// Checks the entries after `from` (an anchor checked before) up to `to`:
+/// that entry `from.size` still carries `from.head`, and that every later
+/// one follows from it. Cheap where a whole verification is not.
+pub async fn verify_since(pool: &PgPool, from: &Anchor, to: i64) -> CoreResult<Verification> {
+    let stored =
+        sqlx::query_scalar!("select hash from audit_log where seq = $1", from.size).fetch_optional(pool).await?;
+    match stored {
+        None => Ok(Verification::Broken {
+            seq: from.size,
+            reason: format!("entry {} is missing, but {} covers it (entries were deleted)", from.size, from.label),
+        }),
+        Some(h) if h != from.head => Ok(Verification::Broken {
+            seq: from.size,
+            reason: format!("its hash differs from {} (entries up to it were rewritten)", from.label),
+        }),
+        Some(_) => walk(pool, from.size + 1, from.head.clone(), Some(to), &[]).await,
+    }
+}
+
+async fn walk(
+    pool: &PgPool,
+    first: i64,
+    mut prev: Vec<u8>,
+    last: Option<i64>,
+    anchors: &[Anchor],
+) -> CoreResult<Verification> {
     const PAGE: i64 = 2_000;
-    let mut expected_seq = 1_i64;
-    let mut prev = GENESIS.to_vec();
+    let mut anchors: Vec<&Anchor> = anchors.iter().collect();
+    anchors.sort_by_key(|a| a.size);
+    let mut pending = anchors.iter().peekable();
+    let mut checked_to = 0_i64;
+    let mut expected_seq = first;
+    let last = last.unwrap_or(i64::MAX);
     loop {
         let rows = sqlx::query_as!(
             Entry,
             "select seq, at, actor, action, object, details, prev_hash, hash
-             from audit_log where seq >= $1 order by seq limit $2",
+             from audit_log where seq >= $1 and seq <= $2 order by seq limit $3",
             expected_seq,
+            last,
             PAGE
         )
         .fetch_all(pool)
@@ -153,15 +204,46 @@ pub async fn verify(pool: &PgPool) -> CoreResult<Verification> {
                     reason: "its contents do not match its hash (the entry was altered)".into(),
                 });
             }
+            while let Some(a) = pending.next_if(|a| a.size <= e.seq) {
+                if a.size == e.seq && a.head != e.hash {
+                    return Ok(Verification::Broken {
+                        seq: e.seq,
+                        reason: format!(
+                            "its hash differs from {}: an entry from {} to {} was rewritten and the hashes after it \
+                             recomputed",
+                            a.label,
+                            checked_to + 1,
+                            e.seq
+                        ),
+                    });
+                }
+                checked_to = a.size;
+            }
             prev = e.hash;
             expected_seq += 1;
         }
         if (fetched as i64) < PAGE {
             let entries = (expected_seq - 1) as u64;
+            if let Some(a) = pending.next() {
+                return Ok(Verification::Broken {
+                    seq: expected_seq,
+                    reason: format!(
+                        "the log ends at entry {entries}, but {} covers {} entries (entries {expected_seq} to {} were \
+                         deleted)",
+                        a.label, a.size, a.size
+                    ),
+                });
+            }
             let head = (entries > 0).then(|| hex::encode(&prev));
             return Ok(Verification::Intact { entries, head });
         }
     }
+}
+
+/// The newest entry's sequence number and hash.
+pub async fn head(pool: &PgPool) -> CoreResult<Option<(i64, Vec<u8>)>> {
+    let row = sqlx::query!("select seq, hash from audit_log order by seq desc limit 1").fetch_optional(pool).await?;
+    Ok(row.map(|r| (r.seq, r.hash)))
 }
 
 /// Filters for listing the log; every field is optional.

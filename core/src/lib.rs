@@ -5,6 +5,7 @@
 //! entry in it, so a change and its record commit or vanish together.
 
 pub mod audit;
+pub mod checkpoints;
 pub mod error;
 pub mod exemptions;
 pub mod findings;
@@ -14,6 +15,7 @@ pub mod portal;
 pub mod principal;
 pub mod role;
 pub mod signin;
+pub mod signing;
 pub mod snapshot;
 pub mod testing;
 pub mod tokens;

@@ -9,15 +9,42 @@ use secrecy::{ExposeSecret, SecretString};
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 1024;
 
+/// How much of a password the strength estimate reads: zxcvbn's matching
+/// grows faster than linearly with length, and a passphrase longer than
+/// this is not made weak by what follows.
+const ESTIMATE_CHARS: usize = 100;
+
 /// Checks the policy: long enough to resist guessing, short enough that
-/// hashing it cannot be used to exhaust the server.
-pub fn check_policy(password: &SecretString) -> CoreResult<()> {
-    let len = password.expose_secret().chars().count();
+/// hashing it cannot be used to exhaust the server, not built on the user
+/// name, and not guessable. Guessability is zxcvbn's estimate, which knows
+/// the passwords most common in breaches, dictionary words, names, keyboard
+/// patterns, dates and repeats; a password must score 3 of 4 (about 10^10
+/// guesses: safe against an offline attack on a slow hash like ours).
+pub fn check_policy(password: &SecretString, user: &str) -> CoreResult<()> {
+    let pw = password.expose_secret();
+    let len = pw.chars().count();
     if len < MIN_LEN {
         return Err(CoreError::invalid("password", format!("at least {MIN_LEN} characters")));
     }
     if len > MAX_LEN {
         return Err(CoreError::invalid("password", format!("at most {MAX_LEN} characters")));
+    }
+    let user = user.trim().to_lowercase();
+    if user.chars().count() >= 3 && pw.to_lowercase().contains(&user) {
+        return Err(CoreError::invalid("password", "must not contain the user name"));
+    }
+    let head: String = pw.chars().take(ESTIMATE_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&head, &[user.as_str(), "attest"]);
+    if (estimate.score() as u8) < 3 {
+        let why = estimate.feedback().and_then(|f| f.warning()).map(|w| w.to_string());
+        let message = match why {
+            Some(w) => format!("is too easy to guess: {}", w.trim_end_matches('.').to_lowercase()),
+            None => "is too easy to guess".to_string(),
+        };
+        return Err(CoreError::invalid(
+            "password",
+            format!("{message}; use a longer phrase of unrelated words, or let the portal generate one"),
+        ));
     }
     Ok(())
 }
@@ -71,18 +98,46 @@ mod tests {
         assert!(!verify(&pw, "not a phc string"));
     }
 
+    fn refusal(pw: &str, user: &str) -> Option<String> {
+        check_policy(&SecretString::from(pw), user).err().map(|e| e.to_string())
+    }
+
     #[test]
     fn the_policy_bounds_length() {
-        assert!(check_policy(&SecretString::from("short")).is_err());
-        assert!(check_policy(&SecretString::from("x".repeat(MAX_LEN + 1))).is_err());
-        assert!(check_policy(&SecretString::from("twelve chars")).is_ok());
+        assert!(refusal("short", "vera").unwrap().contains("at least 12"));
+        assert!(refusal(&"x".repeat(MAX_LEN + 1), "vera").unwrap().contains("at most"));
+        assert_eq!(refusal("quiet violin orbit marmalade", "vera"), None);
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_with_the_reason() {
+        for pw in ["password1234", "123456789012", "qwertyuiop123", "iloveyou2024!", "aaaaaaaaaaaa", "Password123!"] {
+            let why = refusal(pw, "vera").unwrap_or_else(|| panic!("{pw:?} was accepted"));
+            assert!(why.contains("too easy to guess"), "{pw}: {why}");
+        }
+        let why = refusal("qwertyuiopasdf", "vera").unwrap();
+        assert!(why.contains("commonly used password"), "the reason says why: {why}");
+    }
+
+    #[test]
+    fn a_password_must_not_contain_the_user_name() {
+        assert_eq!(refusal("Vera-quiet-violin-orbit", "vera").unwrap(), "password: must not contain the user name");
+        assert_eq!(refusal("quiet violin orbit marmalade", "al"), None, "names under 3 letters are not matched");
+    }
+
+    #[test]
+    fn a_long_repeat_is_still_weak() {
+        // Only the first 100 characters are estimated (the matcher's cost
+        // grows faster than the length); a repeat is still found in them.
+        let why = refusal(&"abcd".repeat(MAX_LEN / 4), "vera").unwrap();
+        assert!(why.contains("too easy to guess"), "{why}");
     }
 
     #[test]
     fn generated_passwords_meet_the_policy_and_differ() {
         let a = generate();
         let b = generate();
-        assert!(check_policy(&a).is_ok());
+        assert!(check_policy(&a, "vera").is_ok());
         assert_ne!(a.expose_secret(), b.expose_secret());
     }
 }

@@ -40,7 +40,7 @@ pub fn object(name: &UserName) -> String {
 }
 
 pub async fn create(tx: &mut PgConnection, actor: &str, name: &UserName, password: &SecretString) -> CoreResult<Uuid> {
-    password::check_policy(password)?;
+    password::check_policy(password, name.as_str())?;
     let hash = password::hash(password)?;
     let id = Uuid::new_v4();
     sqlx::query!("insert into users (id, name, password_hash) values ($1, $2, $3)", id, name.as_str(), hash)
@@ -191,7 +191,7 @@ pub async fn set_password(
     name: &UserName,
     password: &SecretString,
 ) -> CoreResult<()> {
-    password::check_policy(password)?;
+    password::check_policy(password, name.as_str())?;
     let hash = password::hash(password)?;
     let changed = sqlx::query!(
         "update users set password_hash = $2, password_changed_at = now() where name = $1",

@@ -44,6 +44,19 @@ async fn creating_users_is_audited_and_names_are_unique(pool: PgPool) {
     let err = users::create(&mut tx, "test", &name("bob"), &SecretString::from("short")).await.unwrap_err();
     assert!(matches!(err, CoreError::Invalid { field: "password", .. }), "{err:?}");
     drop(tx);
+    // Common or breached passwords, and ones built on the name, are refused
+    // with the reason, for new accounts and for new passwords alike.
+    let mut tx = pool.begin().await.unwrap();
+    let err = users::create(&mut tx, "test", &name("bob"), &SecretString::from("password1234")).await.unwrap_err();
+    assert!(err.to_string().contains("too easy to guess"), "{err}");
+    let err = users::create(&mut tx, "test", &name("bobby"), &SecretString::from("bobby violin orbit quiet"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "password: must not contain the user name");
+    let err =
+        users::set_password(&mut tx, "test", &name("alice"), &SecretString::from("qwertyuiop123")).await.unwrap_err();
+    assert!(err.to_string().contains("too easy to guess"), "{err}");
+    drop(tx);
     assert_eq!(actions(&pool).await, vec!["user.create", "role.grant"]);
 }
 

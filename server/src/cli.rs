@@ -14,7 +14,7 @@ use crate::{
 };
 use anyhow::{bail, Context};
 use attest_core::{
-    audit,
+    audit, checkpoints,
     names::{Scope, UserName},
     password, tokens, users, Role,
 };
@@ -77,9 +77,12 @@ enum Command {
         /// The snapshot file.
         file: PathBuf,
     },
-    /// Inspect the audit log.
+    /// Inspect the audit log and sign checkpoints of it.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The portal's signing key (kept outside the database): show or rotate it.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Control the embedded PostgreSQL cluster (used when DATABASE_URL is unset).
     #[command(subcommand)]
     Db(DbCommand),
@@ -209,8 +212,19 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 and name the first broken entry if it is broken.
+    /// Recompute the hash chain and check it against the signed checkpoints;
+    /// exit 1 and say what is wrong if anything does not verify.
     Verify,
+    /// Sign a checkpoint of the chain's head now (C2SP tlog-checkpoint) and print it.
+    Checkpoint,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print the current public key, its fingerprint and every key still trusted.
+    Show,
+    /// Replace the signing key with a new one; the old public key stays trusted.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -251,6 +265,19 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+fn print_keys(keys: &attest_core::signing::Keyring) {
+    let current = keys.current();
+    println!("signing key {}+{} (Ed25519)", current.name, current.id);
+    println!("  public key (signed-note verifier key): {}", current.verifier_key);
+    println!("  public key (raw, base64):              {}", current.ed25519);
+    println!("  fingerprint (SHA-256 of the raw key):  {}", current.fingerprint);
+    println!("  private key file: {}", keys.files().private.display());
+    println!("  public keys file: {}", keys.files().public.display());
+    for k in keys.keys().iter().filter(|k| !k.current) {
+        println!("retired, still trusted: {} fingerprint {}", k.verifier_key, k.fingerprint);
+    }
 }
 
 /// Who the audit log names for command-line actions.
@@ -342,6 +369,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let db = database::open(&config).await?;
     let admin_name = UserName::parse(&config.admin_user).context("ATTEST_ADMIN_USER")?;
     let created = users::bootstrap_admin(&db.pool, &admin_name, config.admin_password.clone()).await?;
+    // Created here on the first start, so the first checkpoint can be signed.
+    let notary = Arc::new(config.notary().context("loading the signing key")?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -364,7 +393,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!();
     let config = Arc::new(config);
-    let result = startup::serve(listener, db.pool.clone(), config, shutdown).await;
+    let result = startup::serve(listener, db.pool.clone(), config, notary, shutdown).await;
     db.pool.close().await;
     drop(db.embedded);
     result.context("serving")
@@ -700,15 +729,77 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 evaluation.compliance.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "n/a".into())
             );
         }
-        Command::Audit(AuditCommand::Verify) => match audit::verify(pool).await? {
-            audit::Verification::Intact { entries, head } => {
-                println!("audit log intact: {entries} entries; head {}", head.as_deref().unwrap_or("(empty)"));
+        Command::Audit(AuditCommand::Verify) => {
+            let notary = config.notary()?;
+            let report = notary.verify(pool).await?;
+            match &report.chain {
+                audit::Verification::Intact { entries, head } => {
+                    println!("audit log intact: {entries} entries; head {}", head.as_deref().unwrap_or("(empty)"));
+                    match report.latest {
+                        Some((size, at)) => println!(
+                            "checked against {} signed checkpoint{}; the newest covers entries 1-{size} ({}); \
+                             {} newer {} the next checkpoint",
+                            report.checkpoints,
+                            if report.checkpoints == 1 { "" } else { "s" },
+                            crate::jobs::fmt_time(at),
+                            report.unanchored(),
+                            if report.unanchored() == 1 { "entry awaits" } else { "entries await" },
+                        ),
+                        None => println!("no signed checkpoint yet: sign one with `attest audit checkpoint`"),
+                    }
+                }
+                audit::Verification::Broken { seq, reason } => println!("audit log BROKEN at entry {seq}: {reason}"),
             }
-            audit::Verification::Broken { seq, reason } => {
-                println!("audit log BROKEN at entry {seq}: {reason}");
+            for p in &report.problems {
+                println!("checkpoint NOT TRUSTED: {p}");
+            }
+            if !report.ok() {
                 return Ok(ExitCode::from(1));
             }
-        },
+        }
+        Command::Audit(AuditCommand::Checkpoint) => {
+            let notary = config.notary()?;
+            let webhook = crate::jobs::webhook(config);
+            match crate::jobs::checkpoint_once(pool, &notary, webhook.as_ref().map(|(c, u)| (c, u.as_str()))).await? {
+                checkpoints::Created::Signed(c) => {
+                    eprintln!("signed a checkpoint of entries 1-{} with {}:", c.size, c.key);
+                    print!("{}", c.note);
+                }
+                checkpoints::Created::Unchanged(c) => {
+                    eprintln!(
+                        "the head has not moved since the checkpoint of {}:",
+                        crate::jobs::fmt_time(c.created_at)
+                    );
+                    print!("{}", c.note);
+                }
+                checkpoints::Created::Empty => println!("the audit log is empty: nothing to sign"),
+            }
+        }
+        Command::Keys(KeysCommand::Show) => {
+            print_keys(&config.notary()?.keys()?);
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let files = config.signing_key_files();
+            let name = attest_core::signing::name_for(config.public_url.as_deref());
+            let before = attest_core::signing::Keyring::load_or_create(&files, &name)?.current().clone();
+            let keys = attest_core::signing::Keyring::rotate(&files, &name)?;
+            let mut tx = pool.begin().await?;
+            audit::append(
+                &mut tx,
+                &actor,
+                "key.rotate",
+                &format!("key:{}+{}", keys.current().name, keys.current().id),
+                serde_json::json!({
+                    "retired": format!("{}+{}", before.name, before.id),
+                    "retired_fingerprint": before.fingerprint,
+                    "fingerprint": keys.current().fingerprint,
+                }),
+            )
+            .await?;
+            tx.commit().await?;
+            eprintln!("rotated the signing key; {} public keys are trusted", keys.keys().len());
+            print_keys(&keys);
+        }
         Command::Serve { .. }
         | Command::Db(_)
         | Command::Scan(_)

@@ -55,8 +55,17 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Seconds between runs of the exemption job (expiry and reminders).
     pub exemption_check_secs: u64,
-    /// Where reminders of expiring exemptions are also posted (JSON), if set.
+    /// Where reminders of expiring exemptions and audit checkpoints are also
+    /// posted (JSON), if set.
     pub webhook_url: Option<String>,
+    /// The portal's Ed25519 signing key (created on first use when absent);
+    /// its public keys, current and retired, are kept beside it in
+    /// `<file>.pub`. Default: `signing-key` in `data_dir`. Point it at a
+    /// mounted secret to share one key between replicas.
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds between signed checkpoints of the audit log's head (only
+    /// when the head moved).
+    pub checkpoint_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -81,6 +90,8 @@ impl Default for Config {
             db_max_connections: 10,
             exemption_check_secs: 300,
             webhook_url: None,
+            signing_key_file: None,
+            checkpoint_interval_secs: 600,
         }
     }
 }
@@ -110,7 +121,7 @@ impl Config {
     }
 
     /// The keys a file or `ATTEST_*` variable may set.
-    pub const FIELDS: [&'static str; 19] = [
+    pub const FIELDS: [&'static str; 21] = [
         "listen",
         "database_url",
         "data_dir",
@@ -130,7 +141,26 @@ impl Config {
         "db_max_connections",
         "exemption_check_secs",
         "webhook_url",
+        "signing_key_file",
+        "checkpoint_interval_secs",
     ];
+
+    /// Where the signing key lives.
+    pub fn signing_key_files(&self) -> attest_core::signing::KeyFiles {
+        attest_core::signing::KeyFiles::at(
+            self.signing_key_file.clone().unwrap_or_else(|| self.data_dir.join("signing-key")),
+        )
+    }
+
+    /// The portal's key (created when absent) and its checkpoint copies.
+    pub fn notary(&self) -> attest_core::CoreResult<attest_core::checkpoints::Notary> {
+        let name = attest_core::signing::name_for(self.public_url.as_deref());
+        attest_core::checkpoints::Notary::new(
+            self.signing_key_files(),
+            name,
+            attest_core::checkpoints::copies_in(&self.data_dir),
+        )
+    }
 
     pub fn https(&self) -> bool {
         self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))

@@ -2,6 +2,7 @@
 
 use crate::{http, AppState, Config};
 use app::{shell, ssr::ServerContext, App};
+use attest_core::checkpoints::Notary;
 use axum::{middleware, routing::get, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -25,7 +26,7 @@ pub const SESSION_COOKIE_HTTPS: &str = "__Host-attest_session";
 
 /// The whole application: pages, server functions, REST API, health checks,
 /// static files, and the middleware around them.
-pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
+pub fn router(pool: PgPool, config: Arc<Config>, notary: Arc<Notary>) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("attest")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -33,7 +34,7 @@ pub fn router(pool: PgPool, config: Arc<Config>) -> Router {
         .site_addr(config.listen)
         .build();
     let state = AppState { pool: pool.clone(), leptos_options, config: config.clone() };
-    let context = ServerContext { pool: pool.clone() };
+    let context = ServerContext { pool: pool.clone(), notary };
     let provide = move || provide_context(context.clone());
 
     let sessions = SessionManagerLayer::new(PostgresStore::new(pool))
@@ -104,18 +105,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     pool: PgPool,
     config: Arc<Config>,
+    notary: Arc<Notary>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Aborted when serving ends or this future is dropped, so no task
     // outlives the server holding the pool.
     let _maintenance = AbortOnDrop(tokio::spawn(maintenance(pool.clone())));
     let _exemptions = AbortOnDrop(tokio::spawn(crate::jobs::exemptions(pool.clone(), config.clone())));
+    let _checkpoints =
+        AbortOnDrop(tokio::spawn(crate::jobs::checkpoints(pool.clone(), notary.clone(), config.clone())));
     let limits = crate::http::connections::Limits {
         max_connections: config.max_connections.max(1),
         per_client: (!config.trust_forwarded_for).then_some(config.max_connections_per_client.max(1)),
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
     };
-    let app = router(pool, config);
+    let app = router(pool, config, notary);
     crate::http::connections::serve(listener, app, limits, shutdown).await
 }
 

@@ -6,3 +6,4 @@ pub mod accounts;
 pub mod browser;
 pub mod fixtures;
 pub mod spawn;
+pub mod webhook;

@@ -20,6 +20,8 @@ pub fn site_root() -> PathBuf {
 
 pub struct InProcess {
     pub base: String,
+    /// Its data directory (signing key, checkpoint copies), removed on drop.
+    pub data_dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -32,19 +34,28 @@ impl Drop for InProcess {
 /// Serves the application in this process against `pool`.
 pub async fn in_process(pool: PgPool, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<InProcess> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let mut config = Config { listen: listener.local_addr()?, site_root: site_root(), ..Config::default() };
+    let data_dir = tempfile::tempdir()?;
+    let mut config = Config {
+        listen: listener.local_addr()?,
+        site_root: site_root(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
     adjust(&mut config);
     let base = format!("http://{}", config.listen);
+    let notary = Arc::new(config.notary()?);
     let task = tokio::spawn(async move {
-        let _ = startup::serve(listener, pool, Arc::new(config), std::future::pending()).await;
+        let _ = startup::serve(listener, pool, Arc::new(config), notary, std::future::pending()).await;
     });
-    Ok(InProcess { base, task })
+    Ok(InProcess { base, data_dir, task })
 }
 
 /// The release binary (`E2E_ATTEST_BIN`, else target/release/attest), as
 /// `make run` serves it; killed on drop.
 pub struct Binary {
     pub base: String,
+    /// Its data directory unless the test set ATTEST_DATA_DIR, removed on drop.
+    pub data_dir: tempfile::TempDir,
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
 }
@@ -61,9 +72,11 @@ impl Binary {
     /// DATABASE_URL unless `env` sets it), and waits until it says where it serves.
     pub fn start(env: &[(&str, String)]) -> anyhow::Result<Binary> {
         let bin = bin_path();
+        let data_dir = tempfile::tempdir()?;
         let mut cmd = Command::new(&bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("DATABASE_URL")
+            .env("ATTEST_DATA_DIR", data_dir.path())
             .env("ATTEST_SITE_ROOT", site_root())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped());
@@ -80,7 +93,7 @@ impl Binary {
                 }
             }
         });
-        let mut server = Binary { base: String::new(), child, lines };
+        let mut server = Binary { base: String::new(), data_dir, child, lines };
         let line = server.wait_line("serving at ")?;
         server.base = line.split("serving at ").nth(1).unwrap_or_default().trim().to_string();
         Ok(server)

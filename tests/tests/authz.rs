@@ -195,6 +195,7 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
             AUDIT_READERS,
         ),
         call("/api/fn/audit/verify", "", AUDIT_READERS),
+        call("/api/fn/audit/signing", "", AUDIT_READERS),
         call("/api/fn/admin/users/list", "", ADMIN),
         call("/api/fn/admin/users/get", "name=target", ADMIN),
         call("/api/fn/admin/users/create", format!("name=new-{me}&password=another+long+password"), ADMIN),

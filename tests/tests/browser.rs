@@ -5,7 +5,7 @@ use attest_core::Role;
 use sqlx::PgPool;
 use tests::{accounts, browser::Browser, spawn};
 
-const ADMIN_PASSWORD: &str = "admin password for the browser tests";
+const ADMIN_PASSWORD: &str = "marmalade orbit for the browser tests";
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_admin_signs_in_sees_the_dashboard_and_signs_out(pool: PgPool) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ fn attest(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(spawn::bin_path())
         .args(args)
         .env("DATABASE_URL", spawn::database_url(pool).unwrap())
+        .env("ATTEST_DATA_DIR", data_dir(pool))
         .env("USER", "tester")
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -23,6 +24,12 @@ fn attest(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> Output {
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// A data directory (signing key, checkpoint copies) for the test's database.
+fn data_dir(pool: &PgPool) -> std::path::PathBuf {
+    let db = pool.connect_options().get_database().unwrap_or("postgres").to_string();
+    std::env::temp_dir().join(format!("attest-cli-{db}"))
 }
 
 fn ok(out: &Output) -> String {
@@ -105,12 +112,63 @@ async fn audit_verify_exits_zero_when_intact_and_one_naming_the_broken_entry(poo
     assert!(out.contains("BROKEN at entry 2"), "{out}");
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn checkpoints_and_keys_anchor_the_chain_outside_the_database(pool: PgPool) {
+    let _ = std::fs::remove_dir_all(data_dir(&pool));
+    for name in ["a", "b", "c"] {
+        ok(&attest(&pool, &["user", "add", name], None));
+    }
+    let out = ok(&attest(&pool, &["audit", "verify"], None));
+    assert!(out.contains("no signed checkpoint yet"), "{out}");
+
+    // A C2SP checkpoint on standard output, the key created on first use.
+    let note = ok(&attest(&pool, &["audit", "checkpoint"], None));
+    let lines: Vec<&str> = note.lines().collect();
+    assert_eq!(&lines[..2], &["attest/audit-log", "3"], "{note}");
+    assert!(lines[3].is_empty() && lines[4].starts_with("— attest "), "{note}");
+    assert!(data_dir(&pool).join("signing-key").exists() && data_dir(&pool).join("signing-key.pub").exists());
+    let again = attest(&pool, &["audit", "checkpoint"], None);
+    assert_eq!(ok(&again), note, "an unmoved head is not signed again");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has not moved"));
+
+    let keys = ok(&attest(&pool, &["keys", "show"], None));
+    let fingerprint =
+        keys.split("fingerprint (SHA-256 of the raw key):").nth(1).unwrap().trim().lines().next().unwrap();
+    assert_eq!(fingerprint.len(), 64, "{keys}");
+
+    let rotated = ok(&attest(&pool, &["keys", "rotate"], None));
+    assert!(rotated.contains("retired, still trusted: attest+"), "{rotated}");
+    assert!(rotated.contains(&format!("fingerprint {fingerprint}")), "the old key is listed: {rotated}");
+    let action: String =
+        sqlx::query_scalar("select action from audit_log order by seq desc limit 1").fetch_one(&pool).await.unwrap();
+    assert_eq!(action, "key.rotate");
+    let out = ok(&attest(&pool, &["audit", "verify"], None));
+    assert!(
+        out.contains("intact: 4 entries") && out.contains("covers entries 1-3") && out.contains("1 newer entry awaits"),
+        "{out}"
+    );
+
+    // A superuser deletes the newest entries: the chain is consistent, the checkpoint says otherwise.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("alter table audit_log disable trigger user").execute(&mut *tx).await.unwrap();
+    sqlx::query("delete from audit_log where seq > 2").execute(&mut *tx).await.unwrap();
+    sqlx::query("alter table audit_log enable trigger user").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let broken = attest(&pool, &["audit", "verify"], None);
+    assert_eq!(broken.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(out.contains("BROKEN at entry 3") && out.contains("were deleted"), "{out}");
+    let refused = attest(&pool, &["audit", "checkpoint"], None);
+    assert!(!refused.status.success());
+    let _ = std::fs::remove_dir_all(data_dir(&pool));
+}
+
 #[tokio::test]
 async fn the_embedded_database_starts_keeps_its_data_and_stops_with_the_server() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("attest-embedded-{}", uuid::Uuid::new_v4()));
     let env = [
         ("ATTEST_DATA_DIR", dir.display().to_string()),
-        ("ATTEST_ADMIN_PASSWORD", "embedded admin password".to_string()),
+        ("ATTEST_ADMIN_PASSWORD", "embedded marmalade orbit".to_string()),
     ];
     let server = spawn::Binary::start(&env)?;
     server.wait_line("First start: created the admin account `admin`")?;

@@ -320,41 +320,6 @@ async fn requests_are_validated_field_by_field(pool: PgPool) {
     assert_eq!(covered[&id], vec![title], "a scope exemption names its controls");
 }
 
-/// Accepts one HTTP request on a local port and hands back its body.
-async fn one_post() -> (String, tokio::task::JoinHandle<String>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let handle = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut chunk).await.unwrap();
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + length {
-                    socket.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-                    return text[end + 4..].to_string();
-                }
-            }
-            if n == 0 {
-                return String::new();
-            }
-        }
-    });
-    (url, handle)
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn a_reminder_goes_to_the_webhook_once(pool: PgPool) {
     evaluated(&pool, &demo::generate(8, 5)).await;
@@ -362,7 +327,7 @@ async fn a_reminder_goes_to_the_webhook_once(pool: PgPool) {
     let sub = subscription_of(&f.resource_id);
     let id = request(&pool, &person("rita", &[(Role::Requester, "")]), asked(f.id, 5)).await.unwrap();
     decide(&pool, &person("anna", &[(Role::Approver, &sub)]), id, Decision::Approve, "ok").await.unwrap();
-    let (url, received) = one_post().await;
+    let (url, received) = tests::webhook::one_post().await;
     let client = reqwest::Client::new();
     let run = server::jobs::exemptions_once(&pool, Some((&client, &url))).await.unwrap();
     assert_eq!(run.reminded.len(), 1);

@@ -7,7 +7,7 @@ use attest_core::Role;
 use sqlx::PgPool;
 use tests::{accounts, browser::Browser, spawn};
 
-const ADMIN_PASSWORD: &str = "admin password for the page sweep";
+const ADMIN_PASSWORD: &str = "marmalade orbit for the page sweep";
 
 /// Every page of the portal, with the ids they need from the demo estate.
 async fn pages(pool: &PgPool) -> anyhow::Result<Vec<String>> {

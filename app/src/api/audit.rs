@@ -1,6 +1,6 @@
 //! Reading and verifying the audit log (admins and auditors).
 
-use crate::model::{AppError, AuditPage, AuditQuery, ChainStatus};
+use crate::model::{AppError, AuditPage, AuditQuery, AuditVerification, SigningInfo};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -69,13 +69,52 @@ fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Recomputes the chain and checks it against every trusted checkpoint.
 #[server(endpoint = "fn/audit/verify")]
-pub async fn verify_audit_chain() -> Result<ChainStatus, AppError> {
-    use crate::ssr::{pool, require};
+pub async fn verify_audit_chain() -> Result<AuditVerification, AppError> {
+    use crate::model::ChainStatus;
+    use crate::ssr::{fmt_time, notary, pool, require};
     use attest_core::{audit, Role};
     require(&[Role::Admin, Role::Auditor]).await?;
-    Ok(match audit::verify(&pool()?).await? {
-        audit::Verification::Intact { entries, head } => ChainStatus::Intact { entries, head },
-        audit::Verification::Broken { seq, reason } => ChainStatus::Broken { seq, reason },
+    let report = notary()?.verify(&pool()?).await?;
+    let unanchored = report.unanchored();
+    Ok(AuditVerification {
+        chain: match report.chain {
+            audit::Verification::Intact { entries, head } => ChainStatus::Intact { entries, head },
+            audit::Verification::Broken { seq, reason } => ChainStatus::Broken { seq, reason },
+        },
+        checkpoints: report.checkpoints,
+        latest: report.latest.map(|(size, at)| (size, fmt_time(at))),
+        unanchored,
+        problems: report.problems,
     })
+}
+
+/// The portal's public keys and the newest signed checkpoints.
+#[server(endpoint = "fn/audit/signing")]
+pub async fn signing_keys() -> Result<SigningInfo, AppError> {
+    use crate::model::{CheckpointView, SigningKeyView};
+    use crate::ssr::{fmt_time, notary, pool, require};
+    use attest_core::{checkpoints::Notary, Role};
+    require(&[Role::Admin, Role::Auditor]).await?;
+    let keyring = notary()?.keys()?;
+    let keys = keyring
+        .keys()
+        .iter()
+        .rev()
+        .map(|k| SigningKeyView {
+            name: k.name.clone(),
+            id: k.id.clone(),
+            verifier_key: k.verifier_key.clone(),
+            ed25519: k.ed25519.clone(),
+            fingerprint: k.fingerprint.clone(),
+            current: k.current,
+        })
+        .collect();
+    let checkpoints = Notary::list(&pool()?, 5)
+        .await?
+        .into_iter()
+        .map(|c| CheckpointView { size: c.size, at: fmt_time(c.created_at), key: c.key, note: c.note })
+        .collect();
+    Ok(SigningInfo { origin: Notary::origin(&keyring), keys, checkpoints })
 }

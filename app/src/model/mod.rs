@@ -114,6 +114,48 @@ pub enum ChainStatus {
     Broken { seq: i64, reason: String },
 }
 
+/// The chain checked against the signed checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditVerification {
+    pub chain: ChainStatus,
+    /// Trusted checkpoints it was checked against.
+    pub checkpoints: usize,
+    /// The newest: how many entries it covers and when it was signed.
+    pub latest: Option<(i64, String)>,
+    /// Entries newer than the newest checkpoint.
+    pub unanchored: u64,
+    /// Checkpoints that could not be trusted, and why.
+    pub problems: Vec<String>,
+}
+
+/// One public key of the portal's signing key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyView {
+    pub name: String,
+    pub id: String,
+    pub verifier_key: String,
+    pub ed25519: String,
+    pub fingerprint: String,
+    pub current: bool,
+}
+
+/// One stored checkpoint of the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointView {
+    pub size: i64,
+    pub at: String,
+    pub key: String,
+    pub note: String,
+}
+
+/// The signing keys and the newest checkpoints, for the audit page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningInfo {
+    pub origin: String,
+    pub keys: Vec<SigningKeyView>,
+    pub checkpoints: Vec<CheckpointView>,
+}
+
 /// What the dashboard reports: only facts the portal holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortalSummary {
