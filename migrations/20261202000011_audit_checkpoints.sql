@@ -17,19 +17,20 @@ create table audit_checkpoints (
     constraint audit_checkpoints_note_length check (length(note) <= 4096)
 );
 
--- Append-only, like audit_log.
-create function audit_checkpoints_refuse_change() returns trigger
+-- Append-only, like audit_log, by the same function, which now names the
+-- table it guards.
+create or replace function audit_log_refuse_change() returns trigger
 language plpgsql as $$
 begin
-    raise exception 'audit_checkpoints is append-only: % refused', tg_op
+    raise exception '% is append-only: % refused', tg_table_name, tg_op
         using errcode = 'insufficient_privilege';
 end
 $$;
 
 create trigger audit_checkpoints_no_update_or_delete
     before update or delete on audit_checkpoints
-    for each row execute function audit_checkpoints_refuse_change();
+    for each row execute function audit_log_refuse_change();
 
 create trigger audit_checkpoints_no_truncate
     before truncate on audit_checkpoints
-    for each statement execute function audit_checkpoints_refuse_change();
+    for each statement execute function audit_log_refuse_change();

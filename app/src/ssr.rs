@@ -114,8 +114,7 @@ impl From<sqlx::Error> for AppError {
 
 /// Formats a time for display (UTC, to the second).
 pub fn fmt_time(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_else(|_| t.to_string())
+    attest_core::display::time(t)
 }
 
 pub fn user_name(raw: &str) -> Result<attest_core::names::UserName, AppError> {

@@ -12,14 +12,14 @@
 //! stored checkpoints does not delete the evidence.
 
 use crate::audit::{self, Anchor, Verification};
-use crate::signing::{KeyFiles, Keyring, NoteProblem};
+use crate::display;
+use crate::signing::{self, KeyFiles, Keyring, NoteProblem};
 use crate::{CoreError, CoreResult};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// What follows the key name in a checkpoint's origin line.
 pub const ORIGIN_SUFFIX: &str = "/audit-log";
@@ -130,13 +130,19 @@ impl Notary {
     /// a missing or damaged key is reported when the portal starts.
     pub fn new(files: KeyFiles, name: impl Into<String>, copies: impl Into<PathBuf>) -> CoreResult<Self> {
         let notary = Notary { files, name: name.into(), copies: copies.into() };
-        notary.keys()?;
+        Keyring::load_or_create(&notary.files, &notary.name)?;
         Ok(notary)
     }
 
-    /// The current key and every trusted public key, as the files hold them now.
+    /// The current key and every trusted public key, as the files hold them
+    /// now. A key file gone missing is an error, not a reason for a new key.
     pub fn keys(&self) -> CoreResult<Keyring> {
-        Keyring::load_or_create(&self.files, &self.name)
+        Keyring::load(&self.files)
+    }
+
+    /// Replaces the key with a new one; the old public key stays trusted.
+    pub fn rotate(&self) -> CoreResult<Keyring> {
+        Keyring::rotate(&self.files, &self.name)
     }
 
     /// The checkpoint origin for a key: its name and `/audit-log`.
@@ -153,17 +159,14 @@ impl Notary {
         };
         let keys = self.keys()?;
         let (trusted, _) = self.trusted(&keys, pool).await?;
-        let latest = trusted.iter().max_by_key(|(a, _)| a.size);
-        let checked = match latest {
-            Some((a, stored)) if a.size == size && a.head == head => {
-                if let Some(c) = stored {
-                    return Ok(Created::Unchanged(c.clone()));
-                }
-                // Known only from the copies file: store it again below.
-                audit::verify_since(pool, a, size).await?
+        let checked = match trusted.iter().max_by_key(|t| t.anchor.size) {
+            Some(Trusted { anchor, stored: Some(c), .. }) if anchor.size == size && anchor.head == head => {
+                return Ok(Created::Unchanged(c.clone()));
             }
-            Some((a, _)) if a.size <= size => audit::verify_since(pool, a, size).await?,
-            _ => audit::verify_against(pool, &trusted.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>()).await?,
+            // Up to the head (or known only from the copies file, then
+            // stored again below): check what came after it.
+            Some(t) if t.anchor.size <= size => audit::verify_since(pool, &t.anchor, size).await?,
+            _ => audit::verify_against(pool, &anchors(&trusted)).await?,
         };
         if let Verification::Broken { seq, reason } = checked {
             return Err(CoreError::Conflict(format!(
@@ -208,11 +211,8 @@ impl Notary {
     pub async fn verify(&self, pool: &PgPool) -> CoreResult<Report> {
         let keys = self.keys()?;
         let (trusted, problems) = self.trusted(&keys, pool).await?;
-        let anchors: Vec<Anchor> = trusted.iter().map(|(a, _)| a.clone()).collect();
-        let latest = trusted.iter().max_by_key(|(a, _)| a.size).map(|(a, c)| {
-            let at = c.as_ref().map(|c| c.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            (a.size, at)
-        });
+        let anchors = anchors(&trusted);
+        let latest = trusted.iter().max_by_key(|t| t.anchor.size).map(|t| (t.anchor.size, t.at));
         let chain = audit::verify_against(pool, &anchors).await?;
         let mut sizes: Vec<i64> = anchors.iter().map(|a| a.size).collect();
         sizes.sort_unstable();
@@ -241,23 +241,18 @@ impl Notary {
             .collect())
     }
 
-    /// Every checkpoint that verifies, as an anchor with its stored row
-    /// (none when only the copies file has it), and why the others do not.
-    async fn trusted(
-        &self,
-        keys: &Keyring,
-        pool: &PgPool,
-    ) -> CoreResult<(Vec<(Anchor, Option<Checkpoint>)>, Vec<String>)> {
+    /// Every checkpoint that verifies, and why the others do not.
+    async fn trusted(&self, keys: &Keyring, pool: &PgPool) -> CoreResult<(Vec<Trusted>, Vec<String>)> {
         let stored = Self::list(pool, 1000).await?;
         let mut trusted = Vec::new();
         let mut problems = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for c in stored {
-            let label = format!("the checkpoint of {} (entry {})", fmt_time(c.created_at), c.size);
+            let label = format!("the checkpoint of {} (entry {})", display::time(c.created_at), c.size);
             match read_note(keys, &c.note) {
                 Ok((size, head)) if size == c.size && hex::encode(&head) == c.head => {
                     seen.insert(c.note.clone());
-                    trusted.push((Anchor { size, head, label }, Some(c)));
+                    trusted.push(Trusted { anchor: Anchor { size, head, label }, at: c.created_at, stored: Some(c) });
                 }
                 Ok(_) => problems.push(format!("stored {label}: its columns do not match its signed note")),
                 Err(why) => problems.push(format!("stored {label}: {why}")),
@@ -267,11 +262,12 @@ impl Notary {
             match copy {
                 Ok(copy) if seen.contains(&copy.note) => {}
                 Ok(copy) => {
-                    let label = format!("the checkpoint of {} (kept in {})", fmt_time(copy.at), self.copies.display());
+                    let label =
+                        format!("the checkpoint of {} (kept in {})", display::time(copy.at), self.copies.display());
                     match read_note(keys, &copy.note) {
                         Ok((size, head)) => {
                             seen.insert(copy.note.clone());
-                            trusted.push((Anchor { size, head, label }, None));
+                            trusted.push(Trusted { anchor: Anchor { size, head, label }, at: copy.at, stored: None });
                         }
                         Err(why) => problems.push(format!("{label}: {why}")),
                     }
@@ -286,15 +282,8 @@ impl Notary {
     fn keep_copy(&self, c: &Checkpoint) -> CoreResult<()> {
         let line = serde_json::to_string(&Copy { at: c.created_at, note: c.note.clone() })
             .map_err(|e| CoreError::Internal(e.to_string()))?;
-        let write = || -> std::io::Result<()> {
-            if let Some(dir) = self.copies.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.copies)?;
-            writeln!(f, "{line}")?;
-            f.sync_data()
-        };
-        write().map_err(|e| CoreError::Internal(format!("keeping a checkpoint in {}: {e}", self.copies.display())))
+        signing::append_line(&self.copies, &line)
+            .map_err(|e| CoreError::Internal(format!("keeping a checkpoint in {}: {e}", self.copies.display())))
     }
 
     fn read_copies(&self) -> CoreResult<Vec<(usize, Result<Copy, String>)>> {
@@ -330,8 +319,17 @@ pub fn copies_in(dir: &Path) -> PathBuf {
     dir.join("audit-checkpoints.jsonl")
 }
 
-fn fmt_time(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
+/// A checkpoint that verifies with a trusted key.
+struct Trusted {
+    anchor: Anchor,
+    /// When it was signed (as stored, or as the copies file says).
+    at: OffsetDateTime,
+    /// Its row, unless only the copies file has it.
+    stored: Option<Checkpoint>,
+}
+
+fn anchors(trusted: &[Trusted]) -> Vec<Anchor> {
+    trusted.iter().map(|t| t.anchor.clone()).collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod checkpoints;
+pub mod display;
 pub mod error;
 pub mod exemptions;
 pub mod findings;

@@ -13,7 +13,7 @@ use crate::{CoreError, CoreResult};
 use argon2::password_hash::rand_core::OsRng;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use sha2::{Digest, Sha256};
-use signed_note::{Signer as _, StandardSigner, StandardVerifier, Verifier as _, VerifierList};
+use signed_note::{Signer as _, StandardSigner, StandardVerifier, Verifier as _};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -85,6 +85,8 @@ impl KeyFiles {
 pub struct Keyring {
     signer: StandardSigner,
     keys: Vec<PublicKey>,
+    /// The trusted keys as signed_note verifies with them, built once.
+    verifiers: Verifiers,
     files: KeyFiles,
 }
 
@@ -136,7 +138,8 @@ impl Keyring {
             .iter()
             .map(|vkey| PublicKey::from_verifier_key(vkey, *vkey == current))
             .collect::<CoreResult<Vec<_>>>()?;
-        Ok(Keyring { signer, keys, files: files.clone() })
+        let verifiers = Verifiers(listed.iter().filter_map(|vkey| StandardVerifier::new(vkey).ok()).collect());
+        Ok(Keyring { signer, keys, verifiers, files: files.clone() })
     }
 
     /// Replaces the private key with a new one (named `name`) and adds its
@@ -182,14 +185,7 @@ impl Keyring {
     /// Verifies a signed note against the trusted keys; returns its text.
     pub fn verify_note(&self, note: &str) -> Result<String, NoteProblem> {
         let parsed = signed_note::Note::from_bytes(note.as_bytes()).map_err(|_| NoteProblem::Malformed)?;
-        let verifiers = VerifierList::new(
-            self.keys
-                .iter()
-                .filter_map(|k| StandardVerifier::new(&k.verifier_key).ok())
-                .map(|v| Box::new(v) as Box<dyn signed_note::Verifier>)
-                .collect(),
-        );
-        match parsed.verify(&verifiers) {
+        match parsed.verify(&self.verifiers) {
             Ok(_) => String::from_utf8(parsed.text().to_vec()).map_err(|_| NoteProblem::Malformed),
             Err(signed_note::NoteError::InvalidSignature { name, id }) => {
                 Err(NoteProblem::BadSignature { key: format!("{name}+{id:08x}") })
@@ -206,15 +202,19 @@ impl Keyring {
             Err(_) => Err(NoteProblem::Malformed),
         }
     }
+}
 
-    /// A detached Ed25519 signature over `message` (64 bytes).
-    pub fn sign(&self, message: &[u8]) -> CoreResult<Vec<u8>> {
-        self.signer.sign(message).map_err(|e| CoreError::Internal(format!("signing: {e}")))
-    }
+/// The trusted keys, found by name and id. (signed_note's own VerifierList
+/// holds boxed trait objects that cannot cross threads; these can.)
+struct Verifiers(Vec<StandardVerifier>);
 
-    /// Whether `signature` is the current key's signature of `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        StandardVerifier::new(&self.current().verifier_key).is_ok_and(|v| v.verify(message, signature))
+impl signed_note::Verifiers for Verifiers {
+    fn verifier(&self, name: &str, id: u32) -> Result<&dyn signed_note::Verifier, signed_note::VerificationError> {
+        self.0
+            .iter()
+            .find(|v| v.name() == name && v.key_id() == id)
+            .map(|v| v as &dyn signed_note::Verifier)
+            .ok_or_else(|| signed_note::VerificationError::UnknownKey { name: name.to_owned(), id })
     }
 }
 
@@ -308,7 +308,8 @@ fn write_new(path: &Path, content: &str) -> std::io::Result<()> {
     linked
 }
 
-fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+/// Appends a line to a file (creating it and its directory), synced to disk.
+pub(crate) fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -379,16 +380,19 @@ mod tests {
     }
 
     #[test]
-    fn detached_signatures_verify_with_the_raw_public_key() {
+    fn the_raw_public_key_verifies_a_note_signature_on_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keyring::load_or_create(&files(dir.path()), "attest").unwrap();
-        let sig = keys.sign(b"manifest").unwrap();
-        assert!(keys.verify(b"manifest", &sig));
-        assert!(!keys.verify(b"manifest!", &sig));
+        let note = keys.sign_note("attest/audit-log\n1\nAAAA\n").unwrap();
+        // The signature line: the key id (4 bytes) and the Ed25519 signature of the text.
+        let line = note.lines().last().unwrap().strip_prefix("— attest ").unwrap();
+        let sig = BASE64.decode(line).unwrap();
+        assert_eq!(hex::encode(&sig[..4]), keys.current().id);
         let raw: [u8; 32] = BASE64.decode(&keys.current().ed25519).unwrap().try_into().unwrap();
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&raw).unwrap();
-        let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
-        assert!(ed25519_dalek::Verifier::verify(&vk, b"manifest", &sig).is_ok());
+        let sig = ed25519_dalek::Signature::from_slice(&sig[4..]).unwrap();
+        assert!(ed25519_dalek::Verifier::verify(&vk, b"attest/audit-log\n1\nAAAA\n", &sig).is_ok());
+        assert_eq!(keys.current().fingerprint, hex::encode(Sha256::digest(raw)));
     }
 
     #[test]

@@ -148,7 +148,13 @@ async fn deleting_the_stored_checkpoints_hides_nothing(pool: PgPool) {
     let n = notary(dir.path());
     append_n(&pool, 0, 5).await;
     n.checkpoint(&pool).await.unwrap();
+    let signed_at: time::OffsetDateTime =
+        sqlx::query_scalar("select created_at from audit_checkpoints").fetch_one(&pool).await.unwrap();
     behind_the_triggers(&pool, "audit_checkpoints", "delete from audit_checkpoints").await;
+    // The copy alone still vouches for the head, with the time it was signed.
+    let report = n.verify(&pool).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.latest, Some((5, signed_at)));
     rewrite_and_rehash(&pool, 2).await;
 
     let report = n.verify(&pool).await.unwrap();
@@ -163,6 +169,7 @@ async fn forged_and_altered_checkpoints_are_not_trusted(pool: PgPool) {
     let n = notary(dir.path());
     append_n(&pool, 0, 3).await;
     let Created::Signed(real) = n.checkpoint(&pool).await.unwrap() else { panic!() };
+    assert!(matches!(n.checkpoint(&pool).await.unwrap(), Created::Unchanged(_)));
 
     // A checkpoint signed with a key of the attacker's own.
     let other = tempfile::tempdir().unwrap();
@@ -224,6 +231,17 @@ async fn the_checkpoints_table_is_append_only(pool: PgPool) {
         ["update audit_checkpoints set note = 'x'", "delete from audit_checkpoints", "truncate audit_checkpoints"]
     {
         let err = sqlx::query(sql).execute(&pool).await.expect_err(sql);
-        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        assert!(err.to_string().contains("audit_checkpoints is append-only"), "{sql}: {err}");
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_key_file_gone_missing_is_an_error_not_a_new_key(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = notary(dir.path());
+    append_n(&pool, 0, 1).await;
+    std::fs::remove_file(&n.files.private).unwrap();
+    let err = n.checkpoint(&pool).await.unwrap_err().to_string();
+    assert!(err.contains("signing-key"), "{err}");
+    assert!(!n.files.private.exists(), "no key was made behind the operator's back");
 }

@@ -741,7 +741,7 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                              {} newer {} the next checkpoint",
                             report.checkpoints,
                             if report.checkpoints == 1 { "" } else { "s" },
-                            crate::jobs::fmt_time(at),
+                            attest_core::display::time(at),
                             report.unanchored(),
                             if report.unanchored() == 1 { "entry awaits" } else { "entries await" },
                         ),
@@ -768,7 +768,7 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 checkpoints::Created::Unchanged(c) => {
                     eprintln!(
                         "the head has not moved since the checkpoint of {}:",
-                        crate::jobs::fmt_time(c.created_at)
+                        attest_core::display::time(c.created_at)
                     );
                     print!("{}", c.note);
                 }
@@ -779,10 +779,9 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
             print_keys(&config.notary()?.keys()?);
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let files = config.signing_key_files();
-            let name = attest_core::signing::name_for(config.public_url.as_deref());
-            let before = attest_core::signing::Keyring::load_or_create(&files, &name)?.current().clone();
-            let keys = attest_core::signing::Keyring::rotate(&files, &name)?;
+            let notary = config.notary()?;
+            let before = notary.keys()?.current().clone();
+            let keys = notary.rotate()?;
             let mut tx = pool.begin().await?;
             audit::append(
                 &mut tx,

@@ -145,18 +145,13 @@ impl Config {
         "checkpoint_interval_secs",
     ];
 
-    /// Where the signing key lives.
-    pub fn signing_key_files(&self) -> attest_core::signing::KeyFiles {
-        attest_core::signing::KeyFiles::at(
-            self.signing_key_file.clone().unwrap_or_else(|| self.data_dir.join("signing-key")),
-        )
-    }
-
     /// The portal's key (created when absent) and its checkpoint copies.
     pub fn notary(&self) -> attest_core::CoreResult<attest_core::checkpoints::Notary> {
         let name = attest_core::signing::name_for(self.public_url.as_deref());
         attest_core::checkpoints::Notary::new(
-            self.signing_key_files(),
+            attest_core::signing::KeyFiles::at(
+                self.signing_key_file.clone().unwrap_or_else(|| self.data_dir.join("signing-key")),
+            ),
             name,
             attest_core::checkpoints::copies_in(&self.data_dir),
         )

@@ -91,9 +91,3 @@ pub async fn checkpoint_once(
     }
     Ok(created)
 }
-
-/// A time as people read it in logs and command output.
-pub fn fmt_time(t: time::OffsetDateTime) -> String {
-    use time::format_description::well_known::Rfc3339;
-    t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
-}

@@ -131,7 +131,12 @@ async fn an_admin_creates_a_user_and_grants_a_role(pool: PgPool) -> anyhow::Resu
     b.sign_in(&server.base, "admin", ADMIN_PASSWORD).await?;
     b.wait_path("/").await?;
     b.open(&format!("{}/admin/users", server.base)).await?;
+    // A common password is refused with the reason, and no account is made.
     b.fill("#new-name", "carol").await?;
+    b.fill("#new-password", "password1234").await?;
+    b.click("form.form-inline button[type='submit']").await?;
+    b.wait_text("[role='alert']", "too easy to guess").await?;
+    b.fill("#new-password", "").await?;
     b.click("form.form-inline button[type='submit']").await?;
     let secret = b.wait_text("[data-testid='one-time-secret']", "").await?;
     assert!(secret.len() >= 12, "a generated password is shown once: {secret:?}");

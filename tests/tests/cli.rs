@@ -32,6 +32,15 @@ fn data_dir(pool: &PgPool) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("attest-cli-{db}"))
 }
 
+/// Edits the audit log with its triggers disabled, as a superuser could.
+async fn behind_the_triggers(pool: &PgPool, sql: &str) {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("alter table audit_log disable trigger user").execute(&mut *tx).await.unwrap();
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    sqlx::query("alter table audit_log enable trigger user").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -101,11 +110,7 @@ async fn audit_verify_exits_zero_when_intact_and_one_naming_the_broken_entry(poo
     let out = ok(&attest(&pool, &["audit", "verify"], None));
     assert!(out.contains("intact: 3 entries"), "{out}");
 
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("alter table audit_log disable trigger user").execute(&mut *tx).await.unwrap();
-    sqlx::query("update audit_log set object = 'user:mallory' where seq = 2").execute(&mut *tx).await.unwrap();
-    sqlx::query("alter table audit_log enable trigger user").execute(&mut *tx).await.unwrap();
-    tx.commit().await.unwrap();
+    behind_the_triggers(&pool, "update audit_log set object = 'user:mallory' where seq = 2").await;
     let broken = attest(&pool, &["audit", "verify"], None);
     assert_eq!(broken.status.code(), Some(1));
     let out = String::from_utf8_lossy(&broken.stdout);
@@ -149,11 +154,7 @@ async fn checkpoints_and_keys_anchor_the_chain_outside_the_database(pool: PgPool
     );
 
     // A superuser deletes the newest entries: the chain is consistent, the checkpoint says otherwise.
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("alter table audit_log disable trigger user").execute(&mut *tx).await.unwrap();
-    sqlx::query("delete from audit_log where seq > 2").execute(&mut *tx).await.unwrap();
-    sqlx::query("alter table audit_log enable trigger user").execute(&mut *tx).await.unwrap();
-    tx.commit().await.unwrap();
+    behind_the_triggers(&pool, "delete from audit_log where seq > 2").await;
     let broken = attest(&pool, &["audit", "verify"], None);
     assert_eq!(broken.status.code(), Some(1));
     let out = String::from_utf8_lossy(&broken.stdout);
