@@ -3,9 +3,9 @@
 
 use sqlx::PgPool;
 
-const FOUNDATION: &str = include_str!("../../migrations/20261121000001_foundation.sql");
-const SNAPSHOTS: &str = include_str!("../../migrations/20261121000002_snapshots.sql");
-const COMPACT: &str = include_str!("../../migrations/20261121000003_compact_membership.sql");
+const FOUNDATION: &str = include_str!("../../../migrations/20261121000001_foundation.sql");
+const SNAPSHOTS: &str = include_str!("../../../migrations/20261121000002_snapshots.sql");
+const COMPACT: &str = include_str!("../../../migrations/20261121000003_compact_membership.sql");
 
 #[sqlx::test(migrations = false)]
 async fn compact_membership_keeps_every_resource_and_usage_row(pool: PgPool) -> anyhow::Result<()> {
@@ -65,14 +65,14 @@ const BEFORE_IDENTITY: [&str; 8] = [
     FOUNDATION,
     SNAPSHOTS,
     COMPACT,
-    include_str!("../../migrations/20261121000004_findings.sql"),
-    include_str!("../../migrations/20261121000005_attestations.sql"),
-    include_str!("../../migrations/20261121000006_compact_findings.sql"),
-    include_str!("../../migrations/20261121000007_policy_definitions.sql"),
-    include_str!("../../migrations/20261121000008_exemptions.sql"),
+    include_str!("../../../migrations/20261121000004_findings.sql"),
+    include_str!("../../../migrations/20261121000005_attestations.sql"),
+    include_str!("../../../migrations/20261121000006_compact_findings.sql"),
+    include_str!("../../../migrations/20261121000007_policy_definitions.sql"),
+    include_str!("../../../migrations/20261121000008_exemptions.sql"),
 ];
-const IDENTITY: &str = include_str!("../../migrations/20261121000009_finding_identity.sql");
-const PARTITIONS: &str = include_str!("../../migrations/20261121000010_span_partitions.sql");
+const IDENTITY: &str = include_str!("../../../migrations/20261121000009_finding_identity.sql");
+const PARTITIONS: &str = include_str!("../../../migrations/20261121000010_span_partitions.sql");
 
 #[sqlx::test(migrations = false)]
 async fn finding_identity_moves_every_finding_and_repoints_exemptions(pool: PgPool) -> anyhow::Result<()> {

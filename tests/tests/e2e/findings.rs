@@ -420,7 +420,7 @@ async fn imports_that_cannot_be_evaluated_are_refused_and_leave_nothing(pool: Pg
     assert!(m.contains("not imported yet"), "{m}");
     // Attest's own names are taken; broken JSON says where.
     let mut own: serde_json::Value =
-        serde_json::from_str(include_str!("../../policy/catalogue/network-public-access.json")).unwrap();
+        serde_json::from_str(include_str!("../../../policy/catalogue/network-public-access.json")).unwrap();
     own["id"] =
         "/subscriptions/x/providers/Microsoft.Authorization/policyDefinitions/attest-network-public-access".into();
     let (f, _) = field(import(&pool, "admin", own.to_string().as_bytes(), None).await.unwrap_err());
