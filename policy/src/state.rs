@@ -72,17 +72,20 @@ pub fn compliance_percentage(states: impl IntoIterator<Item = ComplianceState>) 
     let (mut good, mut all) = (0u64, 0u64);
     for s in states {
         all += 1;
-        if matches!(
-            s,
-            ComplianceState::Compliant
-                | ComplianceState::Exempt
-                | ComplianceState::Unknown
-                | ComplianceState::Protected
-        ) {
+        if counts_as_compliant(s) {
             good += 1;
         }
     }
     (all > 0).then(|| good as f64 * 100.0 / all as f64)
+}
+
+/// Whether a resource in state `s` counts on the good side of the
+/// compliance percentage.
+pub fn counts_as_compliant(s: ComplianceState) -> bool {
+    matches!(
+        s,
+        ComplianceState::Compliant | ComplianceState::Exempt | ComplianceState::Unknown | ComplianceState::Protected
+    )
 }
 
 #[cfg(test)]

@@ -57,6 +57,14 @@ impl Exemptions {
         Ok(out)
     }
 
+    /// Every binding in a stable order, as text: part of what an
+    /// evaluation ran against.
+    pub fn fingerprint(&self) -> String {
+        let mut bindings: Vec<_> = self.bindings.iter().collect();
+        bindings.sort();
+        format!("{bindings:?}")
+    }
+
     /// What applies to the finding of (assignment, resource, control,
     /// reference id) whose state and evidence hash to `hash`.
     pub fn applies(&self, assignment: &str, resource: &str, control: &str, reference: &str, hash: &[u8]) -> Applies {

@@ -29,6 +29,9 @@ pub struct Library {
     /// Imported initiatives' parameters, by lower-case id and name.
     initiative_parameters: HashMap<String, BTreeMap<String, Parameter>>,
     catalog: Catalog,
+    /// SHA-256 over the imported documents as stored: part of what an
+    /// evaluation ran against (the catalogue is part of the engine's).
+    fingerprint: [u8; 32],
 }
 
 impl Library {
@@ -41,8 +44,12 @@ impl Library {
             index: HashMap::new(),
             initiative_parameters: HashMap::new(),
             catalog: catalogue::catalog(),
+            fingerprint: [0; 32],
         };
+        let mut fingerprint = Sha256::new();
         for doc in &docs {
+            fingerprint.update(doc.to_string().as_bytes());
+            fingerprint.update([0]);
             // Stored documents were parsed on import; one that no longer
             // parses (a newer Attest reads stricter) is left out, not fatal.
             match PolicyDocument::parse(doc) {
@@ -50,6 +57,7 @@ impl Library {
                 Err(e) => tracing::warn!(error = %e, "an imported policy document no longer parses"),
             }
         }
+        library.fingerprint = fingerprint.finalize().into();
         Ok(library)
     }
 
@@ -91,6 +99,11 @@ impl Library {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// What identifies the imported documents (see the field).
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// The parameters a definition or initiative declares.

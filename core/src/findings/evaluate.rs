@@ -12,6 +12,9 @@
 //! and only what changed is written (a new span, the old one closed), so a
 //! re-evaluation in which 1% changed writes 1% of the rows.
 //!
+//! When nothing but documents changed since the chain's head, only the
+//! resources whose documents changed are evaluated (see `incremental`).
+//!
 //! Each chain's spans are a partition of their own (migration 0010). A
 //! chain's first evaluation writes every finding into a bare staged table,
 //! then attaches it, which builds its indexes in one sorted pass each: four
@@ -19,11 +22,13 @@
 
 use super::attest::Attested;
 use super::definitions::Library;
+use super::incremental::{self, Basis};
 use super::subjects::{self, Doc};
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
 use crate::exemptions::apply::{Applies, Exemptions};
 use attest_policy::assignment::{evaluate_all, Assignment, ResourceResult, Subject};
+use attest_policy::state::counts_as_compliant;
 use attest_policy::ComplianceState;
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -67,29 +72,81 @@ struct Context {
 
 /// Running totals across chunks.
 #[derive(Default)]
-struct Totals {
-    findings: usize,
-    by_state: BTreeMap<&'static str, usize>,
+pub(super) struct Totals {
     /// Findings per (state, severity, control), stored for the list's totals.
     by_key: BTreeMap<(&'static str, &'static str, String), i32>,
-    /// Each resource's overall state, for the compliance percentage.
-    overall: Vec<ComplianceState>,
+    /// Resources with a finding, and those of them whose overall state
+    /// counts as compliant: the compliance percentage.
+    counted: i64,
+    passing: i64,
     /// Exemptions whose covered findings changed state since approval.
     drifted: BTreeSet<i64>,
 }
 
 impl Totals {
     fn merge(&mut self, other: Totals) {
-        self.findings += other.findings;
-        for (k, v) in other.by_state {
-            *self.by_state.entry(k).or_default() += v;
-        }
         for (k, v) in other.by_key {
             *self.by_key.entry(k).or_default() += v;
         }
-        self.overall.extend(other.overall);
+        self.counted += other.counted;
+        self.passing += other.passing;
         self.drifted.extend(other.drifted);
     }
+
+    fn count(&mut self, overall: ComplianceState) {
+        self.counted += 1;
+        self.passing += i64::from(counts_as_compliant(overall));
+    }
+
+    fn findings(&self) -> usize {
+        self.by_key.values().map(|n| *n as usize).sum()
+    }
+
+    fn by_state(&self) -> BTreeMap<&'static str, usize> {
+        let mut out = BTreeMap::new();
+        for ((state, ..), n) in &self.by_key {
+            *out.entry(*state).or_default() += *n as usize;
+        }
+        out
+    }
+
+    fn compliance(&self) -> Option<f64> {
+        (self.counted > 0).then(|| self.passing as f64 * 100.0 / self.counted as f64)
+    }
+
+    /// The head's totals, with the findings it held for the re-evaluated
+    /// resources (`old`) replaced by this evaluation's (`new`).
+    fn replacing(basis: &Basis, old: &[Old], new: Totals) -> Totals {
+        let mut t = Totals { counted: basis.counted, passing: basis.passing, ..Totals::default() };
+        for (state, severity, control, n) in &basis.counts {
+            *t.by_key.entry((state_name(state), severity_name(severity), control.clone())).or_default() += n;
+        }
+        let mut worst: HashMap<&str, ComplianceState> = HashMap::new();
+        for o in old {
+            if let Some(n) = t.by_key.get_mut(&(o.state, o.severity, o.control.clone())) {
+                *n -= 1;
+            }
+            let s = ComplianceState::parse(o.state).unwrap_or(ComplianceState::Unknown);
+            let w = worst.entry(o.resource.as_str()).or_insert(s);
+            if s.rank() < w.rank() {
+                *w = s;
+            }
+        }
+        t.counted -= worst.len() as i64;
+        t.passing -= worst.values().filter(|s| counts_as_compliant(**s)).count() as i64;
+        t.merge(new);
+        t.by_key.retain(|_, n| *n > 0);
+        t
+    }
+}
+
+/// A state's or severity's name as the static the totals key on.
+fn state_name(s: &str) -> &'static str {
+    super::query::STATES.iter().find(|x| **x == s).copied().unwrap_or("Unknown")
+}
+
+fn severity_name(s: &str) -> &'static str {
+    super::query::SEVERITIES.iter().find(|x| **x == s).copied().unwrap_or("Medium")
 }
 
 /// Spans written beyond which an evaluation refreshes the planner's statistics.
@@ -108,6 +165,7 @@ pub async fn reevaluate(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &
 }
 
 async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again: bool) -> CoreResult<Evaluation> {
+    let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let header = sqlx::query!("select scope_key, finished_at from snapshots where id = $1", snapshot_id)
         .fetch_optional(&mut *tx)
@@ -157,10 +215,6 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     let evaluation_id = sqlx::query_scalar!(r#"select nextval(pg_get_serial_sequence('evaluations', 'id')) as "id!""#)
         .fetch_one(&mut *tx)
         .await?;
-    let before = match previous {
-        Some(p) => Membership::load(&mut tx, p).await?,
-        None => Membership::default(),
-    };
     // A chain's first evaluation fills a staged table of its own.
     let staged = match head {
         Some(_) => None,
@@ -171,97 +225,152 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
 
     let library = Library::load(&mut tx).await?;
     let assignments = super::assignments::current(&mut tx, actor).await?;
-    let target = Target { evaluation_id, chain: chain.clone(), staged, now: header.finished_at };
-
-    // Accounts and everything that hangs off them, together.
-    let docs: Vec<Doc> = sqlx::query!(
-        r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
-             from snapshot_members m
-            cross join lateral unnest(m.ids) as member(id)
+    // Manual controls are attested on accounts and what hangs off them.
+    let attested = super::attest::latest(&mut tx).await?;
+    // Expiry is enforced here too: an exemption past its date no longer
+    // applies, whether or not the expiry job has run yet.
+    let exemptions = Exemptions::load(&mut tx, OffsetDateTime::now_utc()).await?;
+    // The aliases Azure listed when the snapshot was scanned refresh the
+    // engine's catalog before anything is evaluated against them.
+    let providers: Vec<(Vec<u8>, Value)> = sqlx::query!(
+        r#"select d.hash, d.body from snapshot_members m cross join lateral unnest(m.ids) as member(id)
              join documents d on d.id = member.id
-            where m.snapshot_id = $1 and m.kind not in ('usage', 'role_assignment', 'subscription')"#,
+            where m.snapshot_id = $1 and m.kind = 'provider'"#,
         snapshot_id
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|r| Doc { kind: r.kind, hash: r.hash, resource_id: r.resource_id, account_id: r.account_id, body: r.body })
+    .map(|r| (r.hash, r.body))
     .collect();
-    // Manual controls are attested on accounts and what hangs off them.
-    let attested = super::attest::latest(&mut tx).await?;
-    let attested_ids: std::collections::HashSet<&str> = attested.keys().map(|(_, r)| r.as_str()).collect();
+    let aliases: Vec<(String, String, String)> =
+        providers.iter().flat_map(|(_, body)| attest_policy::alias::from_provider(body)).collect();
+    if !aliases.is_empty() {
+        let changed = attest_policy::alias::learn(&aliases);
+        tracing::info!(aliases = aliases.len(), changed, "Policy aliases read by the scan");
+    }
+    let provider_hashes: Vec<Vec<u8>> = providers.into_iter().map(|(hash, _)| hash).collect();
+    let context =
+        incremental::context_hash(&library, &assignments, &attested, &exemptions, &provider_hashes, header.finished_at);
+
+    // Against the same context as the head, only what changed is evaluated.
+    let mut incremental = None;
+    if let Some(h) = head {
+        if let Some(basis) = Basis::load(&mut tx, h, &context).await? {
+            if let Some(changes) = incremental::changes(&mut tx, snapshot_id, basis.snapshot).await? {
+                incremental = Some((basis, changes));
+            }
+        }
+    }
+    let (before, old, docs) = match incremental.as_mut() {
+        Some((_, changes)) => {
+            let (before, old) = Membership::load_for(&mut tx, head.unwrap_or_default(), &changes.resources).await?;
+            (before, old, std::mem::take(&mut changes.docs))
+        }
+        None => {
+            let before = match previous {
+                Some(p) => Membership::load(&mut tx, p).await?,
+                None => Membership::default(),
+            };
+            // Accounts and everything that hangs off them, together; role
+            // assignments are streamed below.
+            let kinds: Vec<String> =
+                subjects::INPUTS.iter().filter(|k| **k != "role_assignment").map(|k| k.to_string()).collect();
+            let docs: Vec<Doc> = sqlx::query!(
+                r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
+                     from snapshot_members m
+                    cross join lateral unnest(m.ids) as member(id)
+                     join documents d on d.id = member.id
+                    where m.snapshot_id = $1 and m.kind = any($2)"#,
+                snapshot_id,
+                &kinds
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| Doc {
+                kind: r.kind,
+                hash: r.hash,
+                resource_id: r.resource_id,
+                account_id: r.account_id,
+                body: r.body,
+            })
+            .collect();
+            (before, Vec::new(), docs)
+        }
+    };
+    let attested_ids: HashSet<&str> = attested.keys().map(|(_, r)| r.as_str()).collect();
     let hashes: HashMap<String, Vec<u8>> = docs
         .iter()
         .filter(|d| attested_ids.contains(d.resource_id.as_str()))
         .map(|d| (d.resource_id.clone(), d.hash.clone()))
         .collect();
-    // Expiry is enforced here too: an exemption past its date no longer
-    // applies, whether or not the expiry job has run yet.
-    let exemptions = Exemptions::load(&mut tx, OffsetDateTime::now_utc()).await?;
+    let evaluated = docs.iter().filter(|d| subjects::EVALUATED.contains(&d.kind.as_str())).count();
+    tracing::info!(incremental = incremental.is_some(), previous_findings = before.by_key.len(), docs = docs.len(),
+                   elapsed = ?started.elapsed(), "evaluation prepared");
+    let target = Target { evaluation_id, chain: chain.clone(), staged, now: header.finished_at };
     let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
     let mut pipeline = Pipeline::new(ctx, before);
-    // The aliases Azure listed when the snapshot was scanned refresh the
-    // engine's catalog before anything is evaluated against them.
-    let aliases: Vec<(String, String, String)> = docs
-        .iter()
-        .filter(|d| d.kind == "provider")
-        .flat_map(|d| attest_policy::alias::from_provider(&d.body))
-        .collect();
-    if !aliases.is_empty() {
-        let changed = attest_policy::alias::learn(&aliases);
-        tracing::info!(aliases = aliases.len(), changed, "Policy aliases read by the scan");
-    }
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
         let rest = subjects.split_off(subjects.len().min(CHUNK));
         let chunk = std::mem::replace(&mut subjects, rest);
         pipeline.push(&mut tx, &target, chunk).await?;
     }
-
-    // Role assignments, streamed. The stream borrows its connection, so it
-    // reads from a second connection of the pool.
-    let mut reader = pool.acquire().await?;
-    let mut stream = sqlx::query!(
-        r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
-             from snapshot_members m
-            cross join lateral unnest(m.ids) as member(id)
-             join documents d on d.id = member.id
-            where m.snapshot_id = $1 and m.kind = 'role_assignment'"#,
-        snapshot_id
-    )
-    .fetch(&mut *reader);
-    let mut batch = Vec::with_capacity(CHUNK);
-    while let Some(r) = stream.try_next().await? {
-        batch.push(Doc {
-            kind: r.kind,
-            hash: r.hash,
-            resource_id: r.resource_id,
-            account_id: r.account_id,
-            body: r.body,
-        });
-        if batch.len() == CHUNK {
-            pipeline.push(&mut tx, &target, subjects::build(std::mem::take(&mut batch))).await?;
+    if incremental.is_none() {
+        // Role assignments, streamed. The stream borrows its connection, so
+        // it reads from a second connection of the pool.
+        let mut reader = pool.acquire().await?;
+        let mut stream = sqlx::query!(
+            r#"select d.kind, d.hash, d.resource_id, d.account_id, d.body
+                 from snapshot_members m
+                cross join lateral unnest(m.ids) as member(id)
+                 join documents d on d.id = member.id
+                where m.snapshot_id = $1 and m.kind = 'role_assignment'"#,
+            snapshot_id
+        )
+        .fetch(&mut *reader);
+        let mut batch = Vec::with_capacity(CHUNK);
+        while let Some(r) = stream.try_next().await? {
+            batch.push(Doc {
+                kind: r.kind,
+                hash: r.hash,
+                resource_id: r.resource_id,
+                account_id: r.account_id,
+                body: r.body,
+            });
+            if batch.len() == CHUNK {
+                pipeline.push(&mut tx, &target, subjects::build(std::mem::take(&mut batch))).await?;
+            }
+        }
+        drop(stream);
+        drop(reader);
+        if !batch.is_empty() {
+            pipeline.push(&mut tx, &target, subjects::build(batch)).await?;
         }
     }
-    drop(stream);
-    drop(reader);
-    if !batch.is_empty() {
-        pipeline.push(&mut tx, &target, subjects::build(batch)).await?;
-    }
     let (totals, written) = pipeline.finish(&mut tx, &target).await?;
+    let totals = match &incremental {
+        Some((basis, _)) => Totals::replacing(basis, &old, totals),
+        None => totals,
+    };
     crate::exemptions::apply::flag_drift(&mut tx, actor, evaluation_id, &totals.drifted).await?;
 
-    let compliance = attest_policy::state::compliance_percentage(totals.overall.iter().copied());
+    let (findings, compliance) = (totals.findings(), totals.compliance());
     sqlx::query!(
-        "insert into evaluations (id, snapshot_id, previous_evaluation_id, reason, finding_count, compliance, chain)
-         overriding system value values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into evaluations (id, snapshot_id, previous_evaluation_id, reason, finding_count, compliance, chain,
+                                  context_hash, resources_counted, resources_passing)
+         overriding system value values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         evaluation_id,
         snapshot_id,
         previous,
         reason,
-        totals.findings as i32,
+        findings as i32,
         compliance,
-        chain
+        chain,
+        &context,
+        totals.counted,
+        totals.passing
     )
     .execute(&mut *tx)
     .await?;
@@ -292,8 +401,9 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         actor,
         "snapshot.evaluate",
         &format!("snapshot:{snapshot_id}"),
-        json!({"evaluation": evaluation_id, "reason": reason, "findings": totals.findings, "states": totals.by_state,
-               "compliance": compliance, "previous_evaluation": previous, "chain": chain, "written": written}),
+        json!({"evaluation": evaluation_id, "reason": reason, "findings": findings, "states": totals.by_state(),
+               "compliance": compliance, "previous_evaluation": previous, "chain": chain, "written": written,
+               "evaluated": if incremental.is_some() { json!(evaluated) } else { json!("all") }}),
     )
     .await?;
     tx.commit().await?;
@@ -307,9 +417,9 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
             .await?;
         sqlx::query(&format!("analyze {}, finding_keys, finding_evidence", quoted(&partition))).execute(pool).await?;
     }
-    tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings = totals.findings, written,
-                   "snapshot evaluated");
-    Ok(Evaluation { id: evaluation_id, snapshot_id, findings: totals.findings, compliance, created: true, written })
+    tracing::info!(snapshot.id = %snapshot_id, evaluation.id = evaluation_id, findings, written,
+                   incremental = incremental.is_some(), "snapshot evaluated");
+    Ok(Evaluation { id: evaluation_id, snapshot_id, findings, compliance, created: true, written })
 }
 
 /// The chain an evaluation of `snapshot_id` joins: its scope's, when it is
@@ -354,6 +464,20 @@ struct Prev {
     since: OffsetDateTime,
 }
 
+impl Prev {
+    /// A span as the membership queries read it.
+    fn read(span: i64, finding: i64, version: &[u8], state: &str, base_state: &str, since: OffsetDateTime) -> Prev {
+        Prev {
+            span,
+            finding,
+            version: short(version),
+            state: state_index(state),
+            base_state: state_index(base_state),
+            since,
+        }
+    }
+}
+
 /// The previous evaluation's findings, keyed by identity hash.
 #[derive(Default)]
 struct Membership {
@@ -382,17 +506,56 @@ impl Membership {
         while let Some(r) = rows.try_next().await? {
             by_key.insert(
                 short(&r.key_hash),
-                Prev {
-                    span: r.id,
-                    finding: r.finding_id,
-                    version: short(&r.version_hash),
-                    state: state_index(&r.state),
-                    base_state: state_index(&r.base_state),
-                    since: r.since,
-                },
+                Prev::read(r.id, r.finding_id, &r.version_hash, &r.state, &r.base_state, r.since),
             );
         }
         Ok(Membership { by_key })
+    }
+}
+
+/// A finding the head held for a resource this evaluation evaluates again:
+/// what the totals it takes over counted.
+pub(super) struct Old {
+    state: &'static str,
+    severity: &'static str,
+    control: String,
+    resource: String,
+}
+
+impl Membership {
+    /// The findings evaluation `e` held for `resources`, as `load` reads
+    /// them, and what each counted in its totals.
+    async fn load_for(conn: &mut PgConnection, e: i64, resources: &[String]) -> CoreResult<(Membership, Vec<Old>)> {
+        let (mut by_key, mut old) = (HashMap::new(), Vec::new());
+        if resources.is_empty() {
+            return Ok((Membership { by_key }, old));
+        }
+        let chain = sqlx::query_scalar!("select chain from evaluations where id = $1", e).fetch_one(&mut *conn).await?;
+        let mut rows = sqlx::query!(
+            r#"select s.id, s.finding_id, k.key_hash, s.version_hash, s.state, s.base_state, s.since, s.severity,
+                      s.control, s.resource_id
+                 from finding_spans s
+                 join finding_keys k on k.id = s.finding_id
+                where s.chain = $2 and s.resource_id = any($3)
+                  and s.first_eval <= $1 and (s.until_eval is null or s.until_eval > $1)"#,
+            e,
+            chain,
+            resources
+        )
+        .fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            by_key.insert(
+                short(&r.key_hash),
+                Prev::read(r.id, r.finding_id, &r.version_hash, &r.state, &r.base_state, r.since),
+            );
+            old.push(Old {
+                state: state_name(&r.state),
+                severity: severity_name(&r.severity),
+                control: r.control,
+                resource: r.resource_id,
+            });
+        }
+        Ok((Membership { by_key }, old))
     }
 }
 
@@ -468,6 +631,20 @@ struct Pipeline {
     /// Evidence hashes written by this evaluation: most findings of a
     /// control share their evidence, which is stored once.
     evidence: HashSet<Vec<u8>>,
+    timings: Timings,
+}
+
+/// Where an evaluation's time went, for its log line.
+#[derive(Default, Debug)]
+struct Timings {
+    /// Waiting for the engine (it runs while the previous chunk is written).
+    waiting: std::time::Duration,
+    /// Writing identities, and spans with their evidence.
+    keys: std::time::Duration,
+    spans: std::time::Duration,
+    /// Closing spans and attaching a staged partition.
+    closing: std::time::Duration,
+    attaching: std::time::Duration,
 }
 
 impl Pipeline {
@@ -480,6 +657,7 @@ impl Pipeline {
             closing: Vec::new(),
             written: 0,
             evidence: HashSet::new(),
+            timings: Timings::default(),
         }
     }
 
@@ -512,6 +690,7 @@ impl Pipeline {
         if target.continuing() {
             self.closing.extend(self.before.by_key.values().map(|p| p.span));
         }
+        let t = std::time::Instant::now();
         for part in self.closing.chunks(CHUNK * 4) {
             sqlx::query!(
                 "update finding_spans set until_eval = $1 where chain = $2 and id = any($3)",
@@ -522,14 +701,24 @@ impl Pipeline {
             .execute(&mut *tx)
             .await?;
         }
+        self.timings.closing = t.elapsed();
         if target.staged.is_some() {
+            let t = std::time::Instant::now();
+            // Attaching builds the partition's six indexes, each in one sort
+            // of every span; with PostgreSQL's default 64 MB the sorts of a
+            // large estate spill to disk. This transaction's alone.
+            sqlx::query!("set local maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
             sqlx::query_scalar!("select finding_spans_attach($1)", target.chain).fetch_one(&mut *tx).await?;
+            self.timings.attaching = t.elapsed();
         }
+        tracing::info!(timings = ?self.timings, "findings written");
         Ok((self.totals, self.written))
     }
 
     async fn write(&mut self, tx: &mut PgConnection, target: &Target, handle: Evaluating) -> CoreResult<()> {
+        let waited = std::time::Instant::now();
         let (rows, totals) = handle.await.map_err(|e| CoreError::Internal(format!("evaluation panicked: {e}")))??;
+        self.timings.waiting += waited.elapsed();
         self.totals.merge(totals);
         // Compare each finding with the previous evaluation's: an unchanged
         // one continues its span and costs nothing.
@@ -557,9 +746,13 @@ impl Pipeline {
             }
         }
         for part in changed.chunks_mut(CHUNK) {
+            let t = std::time::Instant::now();
             identify(tx, part).await?;
+            self.timings.keys += t.elapsed();
+            let t = std::time::Instant::now();
             insert_evidence(tx, part, &mut self.evidence).await?;
             insert(tx, target, part).await?;
+            self.timings.spans += t.elapsed();
             self.written += part.len();
         }
         Ok(())
@@ -616,9 +809,10 @@ fn rows(
 ) -> CoreResult<Vec<Row>> {
     let mut out = Vec::new();
     for r in results {
-        // Exemptions change a resource's overall state: roll up what is stored.
+        // The resource's overall state is rolled up from what is stored
+        // (exemptions and attestations included), as an incremental
+        // evaluation rolls up the spans it keeps.
         let mut stored_states = Vec::new();
-        let mut exempted = false;
         let subscription_id = r.id.split('/').nth(2).filter(|s| !s.is_empty()).map(str::to_string);
         for a in &r.assignments {
             for m in &a.definitions {
@@ -667,7 +861,6 @@ fn rows(
                     Applies::Exempt { id } => {
                         state = ComplianceState::Exempt;
                         exemption_id = Some(id);
-                        exempted = true;
                     }
                     Applies::Drifted(ids) => totals.drifted.extend(ids),
                     Applies::None => {}
@@ -677,9 +870,7 @@ fn rows(
                 let effect = m.outcome.effect.map(|e| e.as_str());
                 let key_hash = key_hash(&a.id, &name, reference, &r.id);
                 let version_hash = version_hash(state.as_str(), effect, severity, &area, exemption_id, &evidence_hash);
-                *totals.by_state.entry(state.as_str()).or_default() += 1;
                 *totals.by_key.entry((state.as_str(), severity, name.clone())).or_default() += 1;
-                totals.findings += 1;
                 out.push(Row {
                     assignment_id: a.id.clone(),
                     reference_id: m.reference_id.clone().unwrap_or_default(),
@@ -702,11 +893,7 @@ fn rows(
                 stored_states.push(state);
             }
         }
-        totals.overall.push(if exempted {
-            ComplianceState::roll_up(stored_states).unwrap_or(r.state)
-        } else {
-            r.state
-        });
+        totals.count(ComplianceState::roll_up(stored_states).unwrap_or(r.state));
     }
     Ok(out)
 }

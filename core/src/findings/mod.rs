@@ -8,6 +8,7 @@ pub mod attest;
 pub mod definitions;
 pub mod evaluate;
 pub mod frameworks;
+mod incremental;
 pub mod query;
 pub mod subjects;
 

@@ -19,7 +19,18 @@ pub struct Doc {
 }
 
 /// Kinds evaluated in their own right; the others are only related resources.
-const EVALUATED: [&str; 4] = ["account", "deployment", "rai_policy", "role_assignment"];
+pub const EVALUATED: [&str; 4] = ["account", "deployment", "rai_policy", "role_assignment"];
+
+/// Every kind a subject is built from: what an evaluation reads.
+pub const INPUTS: [&str; 6] =
+    ["account", "deployment", "rai_policy", "role_assignment", "diagnostic_setting", "private_endpoint_connection"];
+
+/// The documents a subject's verdict can depend on share a group: an
+/// account's are its own and those that hang off it; any other document
+/// is a group of its own (role assignments refer to nothing).
+pub fn group(resource_id: &str, account_id: Option<&str>) -> String {
+    account_id.unwrap_or(resource_id).to_string()
+}
 
 pub fn build(docs: Vec<Doc>) -> Vec<Subject> {
     let mut related: HashMap<String, Vec<Value>> = HashMap::new();

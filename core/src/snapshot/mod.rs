@@ -6,6 +6,7 @@
 pub mod arm;
 pub mod browse;
 pub mod builtin_roles;
+pub mod canonical;
 pub mod decode;
 pub mod demo;
 pub mod diff;

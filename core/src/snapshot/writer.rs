@@ -80,6 +80,12 @@ pub fn canonical_hash(value: &impl Serialize) -> CoreResult<[u8; 32]> {
     Ok(Sha256::digest(canonical(value)?).into())
 }
 
+/// The address of a parsed document (the same bytes as `canonical_hash`,
+/// written without serde_jcs's per-member buffers).
+pub fn document_hash(value: &Value) -> [u8; 32] {
+    super::canonical::hash(value)
+}
+
 fn fingerprint(parts: &[&str]) -> u128 {
     let mut h = Sha256::new();
     for p in parts {
@@ -108,11 +114,21 @@ fn content_hash(
     h.update(b",\"finished_at\":");
     h.update(canonical(&header.finished_at.unix_timestamp_nanos().to_string())?);
     h.update(b",\"resources\":[");
+    let mut entry = Vec::with_capacity(256);
     for (i, (kind, id, hash)) in listing.iter().enumerate() {
+        // [kind, id, hex hash], as serde_jcs writes the tuple.
+        entry.clear();
         if i > 0 {
-            h.update(b",");
+            entry.push(b',');
         }
-        h.update(canonical(&(kind, id, hex::encode(hash)))?);
+        entry.push(b'[');
+        super::canonical::write_str(kind, &mut entry);
+        entry.push(b',');
+        super::canonical::write_str(id, &mut entry);
+        entry.extend_from_slice(b",\"");
+        entry.extend_from_slice(hex::encode(hash).as_bytes());
+        entry.extend_from_slice(b"\"]");
+        h.update(&entry);
     }
     h.update(b"],\"schema_version\":");
     h.update(canonical(&header.schema_version)?);
@@ -213,7 +229,7 @@ impl<'c> Writer<'c> {
         if !self.seen.insert(fingerprint(&["resource", kind, &id])) {
             return Err(CoreError::InvalidAt { path: path.into(), message: format!("duplicate {kind} {id}") });
         }
-        let hash = canonical_hash(&body)?;
+        let hash = document_hash(&body);
         self.listing.push((kind, id.clone(), hash));
         self.docs.push(PendingDoc { kind, resource_id: id, account_id: account_id.map(str::to_string), hash, body });
         if self.docs.len() >= BATCH {

@@ -326,7 +326,10 @@ fn mib(bytes: i64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let base_url = std::env::var("DATABASE_URL")
         .context("set DATABASE_URL to a PostgreSQL server the benchmark may create a scratch database on")?;
-    let dir = std::env::temp_dir().join(format!("attest-bench-{}", std::process::id()));
+    // ATTEST_BENCH_KEEP names a folder that keeps the scanned files, to
+    // time imports of them by hand afterwards.
+    let keep = std::env::var_os("ATTEST_BENCH_KEEP").map(PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("attest-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir)?;
 
     let start = Instant::now();
@@ -470,6 +473,8 @@ async fn main() -> anyhow::Result<()> {
     }
     .await;
     sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
-    let _ = std::fs::remove_dir_all(&dir);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     result
 }

@@ -5,7 +5,7 @@
 use attest_core::exemptions::{decide, request, Decision, NewRequest};
 use attest_core::findings::{self, query as fq, FindingFilter};
 use attest_core::principal::Grant;
-use attest_core::snapshot::{demo, store, Snapshot};
+use attest_core::snapshot::{demo, store, AccountRecord, Snapshot};
 use attest_core::{Principal, Role};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
@@ -37,6 +37,38 @@ fn later(s: &Snapshot, days: i64) -> Snapshot {
     s.started_at += Duration::days(days);
     s.finished_at += Duration::days(days);
     s
+}
+
+/// An exemption for `f` requested by rita and approved by anna (an
+/// approver of its subscription): the requester and the exemption's id.
+async fn exempted(pool: &PgPool, f: &fq::FindingRow) -> (Principal, i64) {
+    let sub = format!("/subscriptions/{}", f.resource_id.split('/').nth(2).unwrap());
+    let rita = person("rita", &[(Role::Requester, "/")]);
+    let anna = person("anna", &[(Role::Approver, &sub)]);
+    let asked = NewRequest {
+        finding: Some(f.id),
+        category: "Waiver".into(),
+        justification: "Moved to managed identity next sprint.".into(),
+        expires_on: Some(OffsetDateTime::now_utc() + Duration::days(30)),
+        ..Default::default()
+    };
+    let exemption = request(pool, &rita, asked).await.unwrap();
+    decide(pool, &anna, exemption, Decision::Approve, "ok").await.unwrap();
+    (rita, exemption)
+}
+
+/// A new account like `r` (its id and name with `-new` appended), with
+/// nothing hanging off it.
+fn bare_copy(r: &AccountRecord) -> AccountRecord {
+    let mut extra = r.clone();
+    extra.account["id"] = format!("{}-new", r.account["id"].as_str().unwrap()).into();
+    extra.account["name"] = format!("{}-new", r.account["name"].as_str().unwrap()).into();
+    extra.deployments.clear();
+    extra.rai_policies.clear();
+    extra.diagnostic_settings.clear();
+    extra.private_endpoint_connections.clear();
+    extra.usage.clear();
+    extra
 }
 
 async fn spans(pool: &PgPool) -> i64 {
@@ -88,18 +120,7 @@ async fn an_exemption_approved_and_revoked_keeps_the_findings_id_and_first_seen(
     let f = first(&pool, "attest-identity-managed-identity", "NonCompliant").await;
     assert_eq!((f.delta.as_str(), f.first_seen), ("new", s.finished_at));
 
-    let sub = format!("/subscriptions/{}", f.resource_id.split('/').nth(2).unwrap());
-    let rita = person("rita", &[(Role::Requester, "/")]);
-    let anna = person("anna", &[(Role::Approver, &sub)]);
-    let asked = NewRequest {
-        finding: Some(f.id),
-        category: "Waiver".into(),
-        justification: "Moved to managed identity next sprint.".into(),
-        expires_on: Some(OffsetDateTime::now_utc() + Duration::days(30)),
-        ..Default::default()
-    };
-    let exemption = request(&pool, &rita, asked).await.unwrap();
-    decide(&pool, &anna, exemption, Decision::Approve, "ok").await.unwrap();
+    let (rita, exemption) = exempted(&pool, &f).await;
 
     // The same id, now Exempt: a change, with first seen unchanged.
     let (exempt, history) = fq::get(&pool, f.id).await.unwrap();
@@ -228,16 +249,8 @@ async fn a_vanished_resource_ends_its_findings_and_a_new_one_is_new(pool: PgPool
     let gone = first(&pool, "attest-network-public-access", "").await;
     let mut next = later(&s, 1);
     next.accounts.retain(|r| r.account["id"].as_str().unwrap().to_lowercase() != gone.resource_id);
-    let mut extra = s.accounts[0].clone();
-    let new_id = format!("{}-new", extra.account["id"].as_str().unwrap());
-    extra.account["id"] = new_id.clone().into();
-    extra.account["name"] = format!("{}-new", extra.account["name"].as_str().unwrap()).into();
-    extra.deployments.clear();
-    extra.rai_policies.clear();
-    extra.diagnostic_settings.clear();
-    extra.private_endpoint_connections.clear();
-    extra.usage.clear();
-    next.accounts.push(extra);
+    let new_id = format!("{}-new", s.accounts[0].account["id"].as_str().unwrap());
+    next.accounts.push(bare_copy(&s.accounts[0]));
     let (_, e) = evaluated(&pool, &next).await;
 
     let (last, _) = fq::get(&pool, gone.id).await.unwrap();
@@ -333,4 +346,128 @@ async fn a_new_assignment_s_first_findings_are_new(pool: PgPool) {
     .await
     .unwrap();
     assert!(others.findings.iter().all(|f| f.delta == "unchanged"));
+}
+
+/// How an evaluation's findings read, finding by finding: what a full and
+/// an incremental evaluation of the same documents must agree on.
+async fn verdicts(pool: &PgPool, evaluation: i64) -> Vec<(i64, String, String, String, Vec<u8>, Option<i64>, Vec<u8>)> {
+    sqlx::query_as(
+        "select s.finding_id, s.state, s.base_state, s.severity, s.evidence_hash, s.exemption_id, s.version_hash
+           from finding_spans s join evaluations e on e.chain = s.chain
+          where e.id = $1 and s.first_eval <= $1 and (s.until_eval is null or s.until_eval > $1)
+          order by s.finding_id",
+    )
+    .bind(evaluation)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn totals(pool: &PgPool, evaluation: i64) -> (i32, Option<f64>, Vec<(String, String, String, i32)>) {
+    let (n, compliance): (i32, Option<f64>) =
+        sqlx::query_as("select finding_count, compliance from evaluations where id = $1")
+            .bind(evaluation)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let counts = sqlx::query_as(
+        "select state, severity, control, n from evaluation_counts where evaluation_id = $1 order by 1, 2, 3",
+    )
+    .bind(evaluation)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (n, compliance, counts)
+}
+
+/// What the newest evaluation's audit entry says it evaluated: a number
+/// of resources when it evaluated only what changed, "all" otherwise.
+async fn evaluated_resources(pool: &PgPool) -> serde_json::Value {
+    sqlx::query_scalar(
+        "select details -> 'evaluated' from audit_log where action = 'snapshot.evaluate' order by seq desc limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_incremental_evaluation_finds_what_a_full_one_finds(pool: PgPool) {
+    let s = demo::generate(40, 21);
+    let (_, first_eval) = evaluated(&pool, &s).await;
+    assert_eq!(evaluated_resources(&pool).await, "all");
+    let (estate,): (i64,) = sqlx::query_as("select resources_counted from evaluations where id = $1")
+        .bind(first_eval.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // Every kind of change a scan brings: an account's own document, a
+    // deployment, a content filter, a diagnostic setting gone, a role
+    // assignment changed, one added and one removed, an account deleted
+    // and one new.
+    let mut next = later(&s, 1);
+    let public =
+        next.accounts.iter().position(|r| r.account["properties"]["publicNetworkAccess"] == "Enabled").unwrap();
+    next.accounts[public].account["properties"]["publicNetworkAccess"] = "Disabled".into();
+    let with_deployment = next.accounts.iter().position(|r| !r.deployments.is_empty()).unwrap();
+    next.accounts[with_deployment].deployments[0]["sku"]["name"] = "GlobalStandard".into();
+    if let Some(r) = next.accounts.iter_mut().find(|r| !r.rai_policies.is_empty()) {
+        r.rai_policies[0]["properties"]["mode"] = "Deferred".into();
+    }
+    if let Some(r) = next.accounts.iter_mut().find(|r| !r.diagnostic_settings.is_empty()) {
+        r.diagnostic_settings.clear();
+    }
+    next.role_assignments[0]["properties"]["principalType"] = "User".into();
+    let mut added = next.role_assignments[1].clone();
+    added["id"] = format!("{}0", added["id"].as_str().unwrap()).into();
+    added["name"] = format!("{}0", added["name"].as_str().unwrap()).into();
+    next.role_assignments.push(added);
+    next.role_assignments.remove(2);
+    let deleted = next.accounts.len() - 1;
+    next.accounts.remove(deleted);
+    next.accounts.push(bare_copy(&s.accounts[0]));
+    let (_, incremental) = evaluated(&pool, &next).await;
+    let resources = evaluated_resources(&pool).await;
+    assert!(
+        resources.as_u64().is_some_and(|n| n > 0 && (n as i64) < estate / 4),
+        "only the changed groups of {estate} resources are evaluated: {resources}"
+    );
+    assert!(incremental.written > 0);
+
+    // The same documents under another scope: a chain of its own, whose
+    // first evaluation reads everything.
+    let mut elsewhere = next.clone();
+    elsewhere.scope.arm_endpoint = "https://management.elsewhere.example".into();
+    let (_, full) = evaluated(&pool, &elsewhere).await;
+    assert_eq!(evaluated_resources(&pool).await, "all");
+    assert_eq!(verdicts(&pool, incremental.id).await, verdicts(&pool, full.id).await);
+    assert_eq!(totals(&pool, incremental.id).await, totals(&pool, full.id).await);
+    assert_eq!((incremental.findings, incremental.compliance), (full.findings, full.compliance));
+
+    // The list of the incremental evaluation agrees with its totals.
+    let page = fq::list(
+        &pool,
+        &FindingFilter { evaluation: Some(incremental.id), page: 1, per_page: 1, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.total as usize, incremental.findings);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_changed_context_evaluates_everything_again(pool: PgPool) {
+    let s = demo::generate(6, 23);
+    let (id, _) = evaluated(&pool, &s).await;
+    // Nothing changed at all: nothing to evaluate.
+    findings::reevaluate(&pool, id, "test", "check").await.unwrap();
+    assert_eq!(evaluated_resources(&pool).await, 0);
+
+    // An approved exemption is part of the context: everything again.
+    let f = first(&pool, "attest-identity-managed-identity", "NonCompliant").await;
+    exempted(&pool, &f).await;
+    assert_eq!(evaluated_resources(&pool).await, "all");
+    let (_, e) = evaluated(&pool, &later(&s, 1)).await;
+    assert_eq!(evaluated_resources(&pool).await, 0, "the next day's unchanged scan evaluates nothing");
+    assert_eq!(e.written, 0);
 }
