@@ -25,12 +25,21 @@ use std::{
 };
 use time::OffsetDateTime;
 
-/// Parsed items in flight between the reader and the writer.
-const IN_FLIGHT: usize = 16;
+/// Parsed items in flight between the reader and the writer: enough that
+/// the reader keeps parsing while the writer waits on a batch's round trip
+/// (an account record with its usage is tens of KiB, a document about one).
+const IN_FLIGHT: usize = 1024;
 
 enum Item {
     Account(usize, Box<AccountRecord>),
-    Resource { kind: &'static str, path: String, body: Value },
+    /// An estate-wide document with its address, hashed on the reader's
+    /// thread (most of a snapshot's documents are these).
+    Resource {
+        kind: &'static str,
+        path: String,
+        body: Value,
+        hash: [u8; 32],
+    },
 }
 
 /// Reads a snapshot from `reader` (JSON, or gzip by its magic number; at
@@ -48,12 +57,12 @@ pub async fn import<R: Read + Send + 'static>(
         parse(reader, limit, &ctx)
     });
     let mut tx = pool.begin().await?;
-    let mut w = Writer::new(&mut tx);
+    let mut w = Writer::with_reader(&mut tx, pool.clone());
     let consumed: CoreResult<()> = async {
         while let Some(item) = items.recv().await {
             match item {
                 Item::Account(i, record) => write_account(&mut w, i, &record).await?,
-                Item::Resource { kind, path, body } => w.resource(kind, body, &path, None).await?,
+                Item::Resource { kind, path, body, hash } => w.resource_hashed(kind, body, hash, &path, None).await?,
             }
         }
         Ok(())
@@ -256,7 +265,7 @@ impl<'de> Visitor<'de> for Array<'_> {
             self.ctx.at(path.clone());
             let Some(body) = seq.next_element::<Value>()? else { break };
             let item = match self.kind {
-                Some(kind) => Item::Resource { kind, path, body },
+                Some(kind) => Item::Resource { kind, path, hash: super::writer::document_hash(&body), body },
                 None => {
                     let record: AccountRecord = serde_path_to_error::deserialize(body).map_err(|e| {
                         let inner = e.path().to_string();

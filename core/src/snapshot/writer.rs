@@ -11,7 +11,7 @@ use crate::{audit, CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -69,6 +69,66 @@ pub struct Writer<'c> {
     /// Usage per account, in account order, for the snapshot's hash.
     usage_by_account: Vec<Vec<DailyUsage>>,
     new_documents: u64,
+    /// Whether the last batch was mostly new: then the next is inserted
+    /// first and only what conflicted is looked up; otherwise looked up
+    /// first (a re-import finds nearly everything stored).
+    documents_mostly_new: bool,
+    usage_mostly_new: bool,
+    /// Where stored hashes are looked up while the writer goes on: a
+    /// second connection (the lookups need nothing this transaction wrote,
+    /// whose hashes the writer knows), and the batch being looked up.
+    reader: Option<PgPool>,
+    documents_looked_up: Option<LookingUp<PendingDoc>>,
+    usage_looked_up: Option<LookingUp<PendingUsage>>,
+}
+
+/// A batch whose stored hashes are being looked up on the reader.
+type LookingUp<T> = tokio::task::JoinHandle<CoreResult<(Vec<T>, HashMap<[u8; 32], i64>)>>;
+
+/// The tables whose rows are addressed by hash.
+#[derive(Clone, Copy)]
+enum Addressed {
+    Documents,
+    UsageDays,
+}
+
+/// The ids of the rows of `table` whose hash is among `hashes`.
+async fn look_up(conn: &mut PgConnection, table: Addressed, hashes: &[Vec<u8>]) -> CoreResult<HashMap<[u8; 32], i64>> {
+    let rows: Vec<(Vec<u8>, i64)> = match table {
+        Addressed::Documents => sqlx::query!("select hash, id from documents where hash = any($1)", hashes)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.hash, r.id))
+            .collect(),
+        Addressed::UsageDays => sqlx::query!("select hash, id from usage_days where hash = any($1)", hashes)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.hash, r.id))
+            .collect(),
+    };
+    rows.into_iter().map(|(h, id)| Ok((hash32(h)?, id))).collect()
+}
+
+/// Starts looking `batch` up on a connection of `pool`.
+fn start_lookup<T: Send + 'static>(
+    pool: &PgPool,
+    table: Addressed,
+    batch: Vec<T>,
+    hash: fn(&T) -> [u8; 32],
+) -> LookingUp<T> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let hashes: Vec<Vec<u8>> = batch.iter().map(|t| hash(t).to_vec()).collect();
+        let mut conn = pool.acquire().await?;
+        let found = look_up(&mut conn, table, &hashes).await?;
+        Ok((batch, found))
+    })
+}
+
+async fn looked_up<T>(handle: LookingUp<T>) -> CoreResult<(Vec<T>, HashMap<[u8; 32], i64>)> {
+    handle.await.map_err(|e| CoreError::Internal(format!("a hash lookup stopped: {e}")))?
 }
 
 /// RFC 8785 canonical JSON.
@@ -173,6 +233,11 @@ fn usage_hash(account: &str, u: &DailyUsage, day: time::Date) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// A stored SHA-256.
+fn hash32(bytes: Vec<u8>) -> CoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| CoreError::Internal("a stored hash is not 32 bytes".into()))
+}
+
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -214,7 +279,18 @@ impl<'c> Writer<'c> {
             listing: Vec::new(),
             usage_by_account: Vec::new(),
             new_documents: 0,
+            documents_mostly_new: false,
+            usage_mostly_new: false,
+            reader: None,
+            documents_looked_up: None,
+            usage_looked_up: None,
         }
+    }
+
+    /// A writer that looks stored hashes up on connections of `pool` while
+    /// it goes on with the next batch.
+    pub fn with_reader(conn: &'c mut PgConnection, pool: PgPool) -> Writer<'c> {
+        Writer { reader: Some(pool), ..Writer::new(conn) }
     }
 
     /// One resource document; `path` names it in errors.
@@ -225,11 +301,24 @@ impl<'c> Writer<'c> {
         path: &str,
         account_id: Option<&str>,
     ) -> CoreResult<()> {
+        let hash = document_hash(&body);
+        self.resource_hashed(kind, body, hash, path, account_id).await
+    }
+
+    /// One resource document whose `document_hash` the caller computed (a
+    /// reader on another thread, so that hashing overlaps the writes).
+    pub async fn resource_hashed(
+        &mut self,
+        kind: &'static str,
+        body: Value,
+        hash: [u8; 32],
+        path: &str,
+        account_id: Option<&str>,
+    ) -> CoreResult<()> {
         let id = resource_id(&body, path)?;
         if !self.seen.insert(fingerprint(&["resource", kind, &id])) {
             return Err(CoreError::InvalidAt { path: path.into(), message: format!("duplicate {kind} {id}") });
         }
-        let hash = document_hash(&body);
         self.listing.push((kind, id.clone(), hash));
         self.docs.push(PendingDoc { kind, resource_id: id, account_id: account_id.map(str::to_string), hash, body });
         if self.docs.len() >= BATCH {
@@ -268,73 +357,175 @@ impl<'c> Writer<'c> {
 
     async fn flush_documents(&mut self) -> CoreResult<()> {
         let mut batch: Vec<PendingDoc> = std::mem::take(&mut self.docs);
+        self.docs = Vec::with_capacity(BATCH);
         batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
         let mut in_batch = HashSet::new();
         batch.retain(|d| in_batch.insert(d.hash));
+        if batch.is_empty() {
+            return Ok(());
+        }
         // Documents an earlier snapshot stored are looked up by hash, not
-        // sent again: in a re-import nearly every document is one, and
-        // sending its body only for the insert to skip it cost PostgreSQL a
-        // parse of each (most of the import's time).
-        if !batch.is_empty() {
+        // sent again: sending a body only for the insert to skip it costs
+        // PostgreSQL a parse of each. Whichever way goes first, what it
+        // leaves is done the other way (a concurrent import may store the
+        // same documents).
+        if !self.documents_mostly_new {
+            if let Some(pool) = &self.reader {
+                // Looked up while the next batch is read; the one before is
+                // finished meanwhile.
+                let next = start_lookup(pool, Addressed::Documents, batch, |d| d.hash);
+                if let Some(previous) = self.documents_looked_up.replace(next) {
+                    self.finish_document_lookup(previous).await?;
+                }
+                return Ok(());
+            }
+            let total = batch.len();
             let hashes: Vec<Vec<u8>> = batch.iter().map(|d| d.hash.to_vec()).collect();
-            self.remember_ids(&hashes).await?;
+            self.look_up_documents(&hashes).await?;
             batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
+            return self.store_documents(batch, Some(total)).await;
         }
+        self.store_documents(batch, None).await
+    }
+
+    /// Inserts what a lookup did not find.
+    async fn finish_document_lookup(&mut self, handle: LookingUp<PendingDoc>) -> CoreResult<()> {
+        let (mut batch, found) = looked_up(handle).await?;
+        let total = batch.len();
+        self.doc_ids.extend(found);
+        batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
+        self.store_documents(batch, Some(total)).await
+    }
+
+    /// Inserts `batch` (none of it known stored), looks up what conflicted,
+    /// and decides how the next batch goes: of `total` (the batch before
+    /// its lookup, if it had one), were most new?
+    async fn store_documents(&mut self, mut batch: Vec<PendingDoc>, total: Option<usize>) -> CoreResult<()> {
+        let total = total.unwrap_or(batch.len());
+        let inserted = self.insert_documents(&mut batch).await?;
+        batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
         if !batch.is_empty() {
-            let bodies: Vec<Value> = batch.iter_mut().map(|d| d.body.take()).collect();
             let hashes: Vec<Vec<u8>> = batch.iter().map(|d| d.hash.to_vec()).collect();
-            let kinds: Vec<&str> = batch.iter().map(|d| d.kind).collect();
-            let ids: Vec<&str> = batch.iter().map(|d| d.resource_id.as_str()).collect();
-            let accounts: Vec<Option<&str>> = batch.iter().map(|d| d.account_id.as_deref()).collect();
-            self.new_documents += sqlx::query!(
-                "insert into documents (hash, kind, resource_id, account_id, body)
-                 select * from unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-                 on conflict (hash) do nothing",
-                &hashes,
-                &kinds as &[&str],
-                &ids as &[&str],
-                &accounts as &[Option<&str>],
-                &bodies
-            )
-            .execute(&mut *self.conn)
-            .await?
-            .rows_affected();
-            // The conflict clause still covers a concurrent import of the same documents.
-            self.remember_ids(&hashes).await?;
+            self.look_up_documents(&hashes).await?;
         }
-        self.docs = Vec::with_capacity(BATCH);
+        self.documents_mostly_new = inserted * 2 > total;
         Ok(())
     }
 
-    /// Records the ids of the stored documents among `hashes`.
-    async fn remember_ids(&mut self, hashes: &[Vec<u8>]) -> CoreResult<()> {
-        for row in sqlx::query!("select hash, id from documents where hash = any($1)", hashes)
-            .fetch_all(&mut *self.conn)
-            .await?
-        {
-            let hash: [u8; 32] =
-                row.hash.try_into().map_err(|_| CoreError::Internal("a document hash is not 32 bytes".into()))?;
-            self.doc_ids.insert(hash, row.id);
+    /// Finishes the lookups still going.
+    async fn drain_lookups(&mut self) -> CoreResult<()> {
+        if let Some(handle) = self.documents_looked_up.take() {
+            self.finish_document_lookup(handle).await?;
         }
+        if let Some(handle) = self.usage_looked_up.take() {
+            self.finish_usage_lookup(handle).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts `batch` (bodies taken), remembering the ids of the rows
+    /// inserted; returns how many were.
+    async fn insert_documents(&mut self, batch: &mut [PendingDoc]) -> CoreResult<usize> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let bodies: Vec<Value> = batch.iter_mut().map(|d| d.body.take()).collect();
+        let hashes: Vec<Vec<u8>> = batch.iter().map(|d| d.hash.to_vec()).collect();
+        let kinds: Vec<&str> = batch.iter().map(|d| d.kind).collect();
+        let ids: Vec<&str> = batch.iter().map(|d| d.resource_id.as_str()).collect();
+        let accounts: Vec<Option<&str>> = batch.iter().map(|d| d.account_id.as_deref()).collect();
+        let rows = sqlx::query!(
+            "insert into documents (hash, kind, resource_id, account_id, body)
+             select * from unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+             on conflict (hash) do nothing
+             returning hash, id",
+            &hashes,
+            &kinds as &[&str],
+            &ids as &[&str],
+            &accounts as &[Option<&str>],
+            &bodies
+        )
+        .fetch_all(&mut *self.conn)
+        .await?;
+        self.new_documents += rows.len() as u64;
+        let inserted = rows.len();
+        for row in rows {
+            self.doc_ids.insert(hash32(row.hash)?, row.id);
+        }
+        Ok(inserted)
+    }
+
+    /// Records the ids of the stored documents among `hashes`.
+    async fn look_up_documents(&mut self, hashes: &[Vec<u8>]) -> CoreResult<()> {
+        let found = look_up(self.conn, Addressed::Documents, hashes).await?;
+        self.doc_ids.extend(found);
         Ok(())
     }
 
     async fn flush_usage(&mut self) -> CoreResult<()> {
-        let batch: Vec<PendingUsage> = std::mem::take(&mut self.usage);
+        let mut batch: Vec<PendingUsage> = std::mem::take(&mut self.usage);
+        self.usage = Vec::with_capacity(BATCH);
         if batch.is_empty() {
             return Ok(());
+        }
+        // As for documents: the same usage day is stored once, and a
+        // re-import finds nearly all of its days stored.
+        if !self.usage_mostly_new {
+            if let Some(pool) = &self.reader {
+                let next = start_lookup(pool, Addressed::UsageDays, batch, |u| u.hash);
+                if let Some(previous) = self.usage_looked_up.replace(next) {
+                    self.finish_usage_lookup(previous).await?;
+                }
+                return Ok(());
+            }
+            let total = batch.len();
+            let hashes: Vec<Vec<u8>> = batch.iter().map(|u| u.hash.to_vec()).collect();
+            let found = self.look_up_usage(&hashes).await?;
+            batch.retain(|u| !found.contains(&u.hash));
+            return self.store_usage(batch, Some(total)).await;
+        }
+        self.store_usage(batch, None).await
+    }
+
+    async fn finish_usage_lookup(&mut self, handle: LookingUp<PendingUsage>) -> CoreResult<()> {
+        let (mut batch, found) = looked_up(handle).await?;
+        let total = batch.len();
+        batch.retain(|u| !found.contains_key(&u.hash));
+        self.usage_ids.extend(found.into_values());
+        self.store_usage(batch, Some(total)).await
+    }
+
+    /// As `store_documents`, for usage days.
+    async fn store_usage(&mut self, mut batch: Vec<PendingUsage>, total: Option<usize>) -> CoreResult<()> {
+        let total = total.unwrap_or(batch.len());
+        let inserted = self.insert_usage(&batch).await?;
+        batch.retain(|u| !inserted.contains(&u.hash));
+        if !batch.is_empty() {
+            let hashes: Vec<Vec<u8>> = batch.iter().map(|u| u.hash.to_vec()).collect();
+            self.look_up_usage(&hashes).await?;
+        }
+        self.usage_mostly_new = inserted.len() * 2 > total;
+        Ok(())
+    }
+
+    /// Inserts the usage days of `batch` not stored yet; returns the hashes
+    /// of those it inserted (their ids are remembered).
+    async fn insert_usage(&mut self, batch: &[PendingUsage]) -> CoreResult<HashSet<[u8; 32]>> {
+        if batch.is_empty() {
+            return Ok(HashSet::new());
         }
         let hashes: Vec<Vec<u8>> = batch.iter().map(|u| u.hash.to_vec()).collect();
         let accounts: Vec<&str> = batch.iter().map(|u| u.account.as_str()).collect();
         let deployments: Vec<&str> = batch.iter().map(|u| u.usage.deployment.as_str()).collect();
         let days: Vec<time::Date> = batch.iter().map(|u| u.day).collect();
         let n = |f: fn(&DailyUsage) -> u64| -> Vec<i64> { batch.iter().map(|u| clamp(f(&u.usage))).collect() };
-        sqlx::query!(
+        let rows = sqlx::query!(
             "insert into usage_days (hash, account_id, deployment, day, prompt_tokens, completion_tokens,
                                      total_tokens, requests)
              select * from unnest($1::bytea[], $2::text[], $3::text[], $4::date[], $5::int8[], $6::int8[], $7::int8[],
                                   $8::int8[])
-             on conflict (hash) do nothing",
+             on conflict (hash) do nothing
+             returning hash, id",
             &hashes,
             &accounts as &[&str],
             &deployments as &[&str],
@@ -344,15 +535,22 @@ impl<'c> Writer<'c> {
             &n(|u| u.total_tokens),
             &n(|u| u.requests),
         )
-        .execute(&mut *self.conn)
+        .fetch_all(&mut *self.conn)
         .await?;
-        self.usage_ids.extend(
-            sqlx::query_scalar!("select id from usage_days where hash = any($1)", &hashes)
-                .fetch_all(&mut *self.conn)
-                .await?,
-        );
-        self.usage = Vec::with_capacity(BATCH);
-        Ok(())
+        let mut inserted = HashSet::with_capacity(rows.len());
+        for row in rows {
+            inserted.insert(hash32(row.hash)?);
+            self.usage_ids.push(row.id);
+        }
+        Ok(inserted)
+    }
+
+    /// Remembers the ids of the stored usage days among `hashes`; returns
+    /// the hashes found.
+    async fn look_up_usage(&mut self, hashes: &[Vec<u8>]) -> CoreResult<HashSet<[u8; 32]>> {
+        let found = look_up(self.conn, Addressed::UsageDays, hashes).await?;
+        self.usage_ids.extend(found.values());
+        Ok(found.into_keys().collect())
     }
 
     /// Writes the snapshot row, its membership and its audit entry; when an
@@ -361,6 +559,7 @@ impl<'c> Writer<'c> {
         check_schema_version(header.schema_version)?;
         self.flush_documents().await?;
         self.flush_usage().await?;
+        self.drain_lookups().await?;
 
         // Sorting by the raw hash orders as its hex would.
         self.listing.sort_unstable();
