@@ -379,18 +379,20 @@ impl<'c> Writer<'c> {
                 }
                 return Ok(());
             }
-            let total = batch.len();
             let hashes: Vec<Vec<u8>> = batch.iter().map(|d| d.hash.to_vec()).collect();
-            self.look_up_documents(&hashes).await?;
-            batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
-            return self.store_documents(batch, Some(total)).await;
+            let found = look_up(self.conn, Addressed::Documents, &hashes).await?;
+            return self.found_documents(batch, found).await;
         }
         self.store_documents(batch, None).await
     }
 
-    /// Inserts what a lookup did not find.
     async fn finish_document_lookup(&mut self, handle: LookingUp<PendingDoc>) -> CoreResult<()> {
-        let (mut batch, found) = looked_up(handle).await?;
+        let (batch, found) = looked_up(handle).await?;
+        self.found_documents(batch, found).await
+    }
+
+    /// Remembers what a lookup of `batch` found and inserts the rest.
+    async fn found_documents(&mut self, mut batch: Vec<PendingDoc>, found: HashMap<[u8; 32], i64>) -> CoreResult<()> {
         let total = batch.len();
         self.doc_ids.extend(found);
         batch.retain(|d| !self.doc_ids.contains_key(&d.hash));
@@ -463,7 +465,7 @@ impl<'c> Writer<'c> {
     }
 
     async fn flush_usage(&mut self) -> CoreResult<()> {
-        let mut batch: Vec<PendingUsage> = std::mem::take(&mut self.usage);
+        let batch: Vec<PendingUsage> = std::mem::take(&mut self.usage);
         self.usage = Vec::with_capacity(BATCH);
         if batch.is_empty() {
             return Ok(());
@@ -478,17 +480,20 @@ impl<'c> Writer<'c> {
                 }
                 return Ok(());
             }
-            let total = batch.len();
             let hashes: Vec<Vec<u8>> = batch.iter().map(|u| u.hash.to_vec()).collect();
-            let found = self.look_up_usage(&hashes).await?;
-            batch.retain(|u| !found.contains(&u.hash));
-            return self.store_usage(batch, Some(total)).await;
+            let found = look_up(self.conn, Addressed::UsageDays, &hashes).await?;
+            return self.found_usage(batch, found).await;
         }
         self.store_usage(batch, None).await
     }
 
     async fn finish_usage_lookup(&mut self, handle: LookingUp<PendingUsage>) -> CoreResult<()> {
-        let (mut batch, found) = looked_up(handle).await?;
+        let (batch, found) = looked_up(handle).await?;
+        self.found_usage(batch, found).await
+    }
+
+    /// As `found_documents`, for usage days.
+    async fn found_usage(&mut self, mut batch: Vec<PendingUsage>, found: HashMap<[u8; 32], i64>) -> CoreResult<()> {
         let total = batch.len();
         batch.retain(|u| !found.contains_key(&u.hash));
         self.usage_ids.extend(found.into_values());
