@@ -293,6 +293,11 @@ fn cli_actor() -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
+    // Commands other than serve log only when asked to (RUST_LOG), so that
+    // their output stays what scripts read.
+    if std::env::var_os("RUST_LOG").is_some() {
+        init_tracing();
+    }
     match cli.command {
         Command::Serve { listen } => {
             init_tracing();

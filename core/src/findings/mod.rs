@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod frameworks;
 mod incremental;
 pub mod query;
+mod staging;
 pub mod subjects;
 
 pub use evaluate::{evaluate_snapshot, reevaluate, Evaluation};

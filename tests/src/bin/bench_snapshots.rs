@@ -266,7 +266,8 @@ async fn findings_bench(db_url: &str) -> anyhow::Result<()> {
     let base = FindingFilter { snapshot: Some(largest), page: 1, per_page: 50, ..Default::default() };
     // A name someone would type: one account's, less its last digit.
     let name: String = sqlx::query_scalar(
-        "select k.resource_name from finding_keys k where k.resource_type = 'Microsoft.CognitiveServices/accounts' limit 1",
+        "select s.resource_name from finding_spans s join finding_keys k on k.id = s.finding_id
+          where k.resource_type = 'Microsoft.CognitiveServices/accounts' limit 1",
     )
     .fetch_one(&pool)
     .await?;

@@ -541,3 +541,52 @@ async fn each_controls_findings_sort_by_the_column_asked_for(pool: PgPool) {
     assert!(matches!(query::Sort::parse("name"), Err(CoreError::Invalid { field: "sort", .. })));
     assert_eq!(query::Sort::parse("").unwrap(), query::Sort::Resource);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_first_evaluation_indexes_its_spans_aside_and_drops_what_failed_ones_left(pool: PgPool) {
+    // What a failed evaluation leaves: a staged table, unregistered and
+    // unlocked. And one a running evaluation is writing: locked by it.
+    sqlx::query("select finding_spans_create_staged('finding_spans_9001', 'gone')").execute(&pool).await.unwrap();
+    sqlx::query("select finding_spans_create_staged('finding_spans_9002', 'running')").execute(&pool).await.unwrap();
+    let mut running = pool.begin().await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('finding_spans_9002', 11))")
+        .execute(&mut *running)
+        .await
+        .unwrap();
+
+    stored_and_evaluated(&pool, &demo::generate(6, 3)).await;
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select relname::text from pg_class where relname in ('finding_spans_9001', 'finding_spans_9002')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, ["finding_spans_9002"], "the orphan goes, the running evaluation's table stays");
+    running.rollback().await.unwrap();
+
+    // The partition's indexes are the ones built aside (named after it),
+    // one for each of the parent's, adopted by the attach.
+    let (partition, rows): (String, i64) = sqlx::query_as(
+        "select p.relation, (select count(*) from finding_spans s where s.chain = p.chain)
+           from finding_span_partitions p join evaluations e on e.chain = p.chain",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(rows > 0);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_index i join pg_class c on c.oid = i.indexrelid
+          where i.indrelid = $1::regclass order by 1",
+    )
+    .bind(&partition)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let parent: i64 = sqlx::query_scalar("select count(*) from pg_index where indrelid = 'finding_spans'::regclass")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(indexes.len() as i64, parent, "{indexes:?}");
+    assert!(indexes.iter().all(|i| i.starts_with(&format!("{partition}_finding_spans_"))), "{indexes:?}");
+}
