@@ -14,7 +14,18 @@ pub struct Database {
     pub embedded: Option<EmbeddedPostgres>,
 }
 
+/// The smallest pool that works: a chain's first evaluation holds three
+/// connections at once (its transaction, the role-assignment reader and the
+/// staged spans' writer, then two index builders), beside what is served.
+pub const MIN_CONNECTIONS: u32 = 4;
+
 pub async fn open(config: &Config) -> anyhow::Result<Database> {
+    if config.db_max_connections < MIN_CONNECTIONS {
+        anyhow::bail!(
+            "db_max_connections is {}; it must be at least {MIN_CONNECTIONS} (an evaluation uses three connections at once)",
+            config.db_max_connections
+        );
+    }
     let (url, embedded) = match &config.database_url {
         Some(url) => (url.expose_secret().to_string(), None),
         None => {

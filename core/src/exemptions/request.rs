@@ -109,11 +109,12 @@ pub async fn request(pool: &PgPool, who: &Principal, r: NewRequest) -> CoreResul
     let mut tx = pool.begin().await?;
     let (assignment_id, scope, controls, reference_ids) = match r.finding {
         Some(id) => {
-            // The key's control and resource are its spans' (migration 0014).
+            // The key's control and resource are its spans' (migration 0014):
+            // every span of a key names the same ones (its hash binds them).
             let f = sqlx::query!(
                 "select k.assignment_id, s.control, s.resource_id, k.reference_id
                    from finding_keys k join finding_spans s on s.finding_id = k.id
-                  where k.id = $1 order by s.first_eval desc limit 1",
+                  where k.id = $1 limit 1",
                 id
             )
             .fetch_optional(&mut *tx)

@@ -322,8 +322,8 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
     let evaluated = docs.iter().filter(|d| subjects::EVALUATED.contains(&d.kind.as_str())).count();
     tracing::info!(incremental = incremental.is_some(), previous_findings = before.by_key.len(), docs = docs.len(),
                    elapsed = ?started.elapsed(), "evaluation prepared");
-    let staging = staged.clone().map(|relation| Staging::start(pool, relation, chain.clone(), evaluation_id));
-    let target = Target { evaluation_id, chain: chain.clone(), staged, now: header.finished_at };
+    let target = Target { evaluation_id, chain: chain.clone(), continuing: staged.is_none(), now: header.finished_at };
+    let staging = staged.map(|relation| Staging::start(pool, relation, chain.clone(), evaluation_id));
     let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
     let mut pipeline = Pipeline::new(ctx, before, staging);
     let mut subjects = subjects::build(docs);
@@ -609,18 +609,11 @@ fn version_hash(
 struct Target {
     evaluation_id: i64,
     chain: String,
-    /// For a chain's first evaluation, which writes every finding: the
-    /// staged table its spans go to until it is attached. Otherwise the
-    /// previous evaluation is this chain's head, whose open spans this
-    /// evaluation continues or closes.
-    staged: Option<String>,
+    /// The chain has a head, whose open spans this evaluation continues or
+    /// closes. Otherwise this is the chain's first evaluation, which writes
+    /// every finding to a staged table (`Pipeline::staging`).
+    continuing: bool,
     now: OffsetDateTime,
-}
-
-impl Target {
-    fn continuing(&self) -> bool {
-        self.staged.is_none()
-    }
 }
 
 /// A table name as an SQL identifier.
@@ -660,10 +653,12 @@ struct Timings {
     /// table, handing them to its writer).
     keys: std::time::Duration,
     spans: std::time::Duration,
-    /// Closing spans; finishing a staged table's writes and building its
-    /// indexes; attaching it.
+    /// Closing the spans of findings that changed or vanished.
     closing: std::time::Duration,
+    /// Waiting for a staged table's writer to finish, then building its
+    /// indexes.
     indexing: std::time::Duration,
+    /// Attaching it.
     attaching: std::time::Duration,
 }
 
@@ -708,7 +703,7 @@ impl Pipeline {
         if let Some(handle) = self.pending.take() {
             self.write(tx, target, handle).await?;
         }
-        if target.continuing() {
+        if target.continuing {
             self.closing.extend(self.before.by_key.values().map(|p| p.span));
         }
         let t = std::time::Instant::now();
@@ -747,7 +742,7 @@ impl Pipeline {
         for row in rows {
             let prev = self.before.by_key.remove(&short(&row.key_hash));
             match prev {
-                Some(p) if target.continuing() && p.version == short(&row.version_hash) => {}
+                Some(p) if target.continuing && p.version == short(&row.version_hash) => {}
                 Some(p) => {
                     let nc = state_index("NonCompliant");
                     let delta = if p.state == nc && row.state == "Compliant" {
@@ -758,7 +753,7 @@ impl Pipeline {
                         "changed"
                     };
                     let since = if p.base_state == state_index(row.base_state) { p.since } else { target.now };
-                    if target.continuing() {
+                    if target.continuing {
                         self.closing.push(p.span);
                     }
                     changed.push(Change { row, finding: Some(p.finding), delta, since });

@@ -277,3 +277,16 @@ async fn attest_policy_import_assigns_azure_built_ins_and_refuses_missing_parame
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("parameters") && err.contains("privateDnsZoneId"), "{err}");
 }
+
+#[test]
+fn a_pool_too_small_for_an_evaluation_is_refused_before_connecting() {
+    let out = Command::new(spawn::bin_path())
+        .args(["migrate"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("ATTEST_DB_MAX_CONNECTIONS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("db_max_connections is 2") && err.contains("at least 4"), "{err}");
+}

@@ -590,3 +590,75 @@ async fn a_first_evaluation_indexes_its_spans_aside_and_drops_what_failed_ones_l
     assert_eq!(indexes.len() as i64, parent, "{indexes:?}");
     assert!(indexes.iter().all(|i| i.starts_with(&format!("{partition}_finding_spans_"))), "{indexes:?}");
 }
+
+/// Waits until no other session of this database is inside a transaction:
+/// a failed evaluation's writer has then committed or rolled back.
+async fn quiet(pool: &PgPool) {
+    for _ in 0..100 {
+        let busy: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if busy == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sessions still in a transaction after 5 s");
+}
+
+/// Tables named like a span partition that are not attached.
+async fn unattached(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select relname::text from pg_class
+          where relkind = 'r' and not relispartition and relname ~ '^finding_spans_[0-9]+$' order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_first_evaluation_leaves_no_spans_and_its_staged_table_goes(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    let s = demo::generate(6, 3);
+    let id = store::insert(&mut tx, &s, store::Source::Demo, "test").await.unwrap().id;
+    tx.commit().await.unwrap();
+    let fail_on = |table: &str| {
+        format!(
+            "create function fail() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
+             create trigger fail before insert on {table} for each statement execute function fail();"
+        )
+    };
+    let unfail = |table: &str| format!("drop trigger fail on {table}; drop function fail();");
+
+    // Failing while identities are written: the writer has not committed,
+    // so it rolls back and leaves nothing.
+    sqlx::raw_sql(&fail_on("finding_keys")).execute(&pool).await.unwrap();
+    assert!(findings::evaluate_snapshot(&pool, id, "test").await.is_err());
+    quiet(&pool).await;
+    assert_eq!(unattached(&pool).await, Vec::<String>::new());
+    sqlx::raw_sql(&unfail("finding_keys")).execute(&pool).await.unwrap();
+
+    // Failing after the writer committed and the indexes were built (the
+    // evaluation's own row is written last): the table stays behind,
+    // unregistered, until the next first evaluation drops it.
+    sqlx::raw_sql(&fail_on("evaluations")).execute(&pool).await.unwrap();
+    assert!(findings::evaluate_snapshot(&pool, id, "test").await.is_err());
+    quiet(&pool).await;
+    let left = unattached(&pool).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    let registered: i64 =
+        sqlx::query_scalar("select count(*) from finding_span_partitions").fetch_one(&pool).await.unwrap();
+    assert_eq!(registered, 0);
+    sqlx::raw_sql(&unfail("evaluations")).execute(&pool).await.unwrap();
+
+    let e = findings::evaluate_snapshot(&pool, id, "test").await.unwrap();
+    assert!(e.created && e.written > 0);
+    assert_eq!(unattached(&pool).await, Vec::<String>::new(), "the orphan is dropped");
+    let spans: i64 = sqlx::query_scalar("select count(*) from finding_spans").fetch_one(&pool).await.unwrap();
+    assert_eq!(spans as usize, e.written, "only the successful evaluation's spans");
+}
