@@ -25,7 +25,7 @@ test: SERVER_PACKAGES = --workspace
 test: setup-test build
 	scripts/test.sh
 
-## The snapshot benchmark: prints the figures recorded in BENCHMARKS.md (takes several minutes).
+## The benchmarks (RBAC engine, snapshots): print the figures recorded in BENCHMARKS.md (several minutes).
 bench: setup
 	scripts/bench.sh
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The snapshot benchmark: builds the release binaries, then scans, imports
-# and re-imports a 5,000-account estate and prints the figures recorded in
-# BENCHMARKS.md. Uses DATABASE_URL, or the embedded PostgreSQL when unset.
+# The benchmarks: the RBAC engine's effective access over 500,000
+# assignments, then the snapshot benchmark (builds the release binaries,
+# scans, imports and re-imports a 5,000-account estate). Prints the figures
+# recorded in BENCHMARKS.md. Uses DATABASE_URL, or the embedded PostgreSQL
+# when unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo bench -p attest-rbac --bench access
 cargo build --release -p server --bin attest -p tests --bin bench_snapshots
 if [[ -z "${DATABASE_URL:-}" ]]; then
   DATABASE_URL=$(./target/release/attest db start --data-dir target/bench-pg --database postgres)

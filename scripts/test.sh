@@ -12,8 +12,8 @@ cargo fmt --all --check
 
 # app with `ssr` is checked together with the crates that use it (one pass,
 # one feature resolution); app with `hydrate` separately, for wasm32.
-step "clippy: app (ssr), core, policy, server, tests"
-cargo clippy --release -p app -p attest-core -p attest-policy -p server -p tests --all-targets --features app/ssr -- -D warnings
+step "clippy: app (ssr), core, policy, rbac, server, tests"
+cargo clippy --release -p app -p attest-core -p attest-policy -p attest-rbac -p server -p tests --all-targets --features app/ssr -- -D warnings
 step "clippy: app (hydrate, wasm32)"
 cargo clippy --profile wasm-release -p app --no-default-features --features hydrate \
   --target wasm32-unknown-unknown -- -D warnings

@@ -70,6 +70,9 @@ enum Command {
     /// The policy language: evaluate a definition on a resource offline, list controls, import definitions.
     #[command(subcommand)]
     Policy(crate::policy_cli::PolicyCommand),
+    /// Role-based access control, offline: whether a principal may perform an action at a scope.
+    #[command(subcommand)]
+    Rbac(crate::rbac_cli::RbacCommand),
     /// Evaluate ARM resources against Azure policy assignments (and exemptions), offline.
     Evaluate(crate::policy_cli::EvaluateArgs),
     /// Import a snapshot file (JSON, or gzip-compressed JSON).
@@ -317,6 +320,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy(cmd) => crate::policy_cli::policy(cmd).map(|()| ExitCode::SUCCESS),
         Command::Evaluate(args) => crate::policy_cli::evaluate_files(args).map(|()| ExitCode::SUCCESS),
+        Command::Rbac(cmd) => crate::rbac_cli::rbac(cmd).map(|()| ExitCode::SUCCESS),
         Command::Scan(args) => {
             let Some(report) = run_scan(&args).await? else { return Ok(ExitCode::from(2)) };
             match &args.out {
@@ -809,6 +813,7 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
         | Command::Scan(_)
         | Command::FakeArm(_)
         | Command::Policy(_)
+        | Command::Rbac(_)
         | Command::Evaluate(_) => {
             unreachable!("handled in run()")
         }

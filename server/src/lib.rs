@@ -9,6 +9,7 @@ pub mod fake_arm;
 pub mod http;
 pub mod jobs;
 pub mod policy_cli;
+pub mod rbac_cli;
 pub mod scan;
 pub mod startup;
 pub mod state;

@@ -116,7 +116,7 @@ pub struct EvaluateArgs {
     exemptions: Option<PathBuf>,
 }
 
-fn read_json(path: &Path) -> anyhow::Result<Value> {
+pub(crate) fn read_json(path: &Path) -> anyhow::Result<Value> {
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.len() > MAX_INPUT {
         bail!("{} is {} bytes; the limit is {MAX_INPUT}", path.display(), meta.len());

@@ -15,5 +15,6 @@ mod http;
 mod migrations;
 mod pages;
 mod policy_cli;
+mod rbac_cli;
 mod scan;
 mod snapshot_store;
