@@ -105,6 +105,13 @@ struct ScanArgs {
     /// The token audience for --arm-endpoint (default: the endpoint itself).
     #[arg(long, value_name = "URL")]
     arm_audience: Option<String>,
+    /// Microsoft Graph's base URL, to resolve the principals assignments name
+    /// (default: the cloud's Graph; with --arm-endpoint, none unless given).
+    #[arg(long, value_name = "URL", conflicts_with = "no_graph")]
+    graph_endpoint: Option<String>,
+    /// Do not read Microsoft Graph: principals are shown by id, unresolved.
+    #[arg(long)]
+    no_graph: bool,
     /// Use the bearer token in this file instead of azure_identity's credentials.
     #[arg(long, value_name = "PATH")]
     access_token_file: Option<PathBuf>,
@@ -156,6 +163,10 @@ struct FakeArmArgs {
     /// Share of requests (0 to 1) answered with a fault: 500, 503, a truncated body, or late.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// Answer 403 AuthorizationFailed to every path containing this text,
+    /// case-insensitively (repeatable), e.g. roleEligibilityScheduleInstances.
+    #[arg(long, value_name = "TEXT")]
+    forbid: Vec<String>,
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
 }
@@ -447,7 +458,15 @@ async fn run_scan(args: &ScanArgs) -> anyhow::Result<Option<scan::ScanReport>> {
         Some(path) => scan::credential::Credential::token_file(path.clone()),
         None => scan::credential::Credential::from_environment(&cloud)?,
     };
+    // A custom ARM endpoint (Azure Stack, a proxy, the fake) says nothing of
+    // where its Graph is: only an explicit --graph-endpoint is read then.
+    let graph = if args.no_graph || (args.arm_endpoint.is_some() && args.graph_endpoint.is_none()) {
+        None
+    } else {
+        Some(cloud.graph(args.graph_endpoint.as_deref())?)
+    };
     let mut options = scan::ScanOptions::new(cloud);
+    options.graph = graph;
     options.subscriptions = args.subscriptions.clone();
     options.concurrency = args.concurrency;
     options.budget = args.read_budget;
@@ -512,12 +531,15 @@ async fn fake_arm(args: FakeArmArgs) -> anyhow::Result<ExitCode> {
             throttle: args.throttle,
             faults: fake_arm::FaultPlan { rate: args.fault_rate, seed: args.fault_seed, ..Default::default() },
             latency: std::time::Duration::ZERO,
+            forbidden: args.forbid.iter().map(|f| f.to_ascii_lowercase()).collect(),
         },
     );
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let shutdown = startup::shutdown_signal().context("installing signal handlers")?;
-    println!("fake ARM serving {count} accounts at http://{}", listener.local_addr()?);
+    let at = listener.local_addr()?;
+    println!("fake ARM serving {count} accounts at http://{at} (and Microsoft Graph's getByIds there)");
+    println!("  scan it: attest scan --arm-endpoint http://{at} --graph-endpoint http://{at}");
     axum::serve(listener, arm.router()).with_graceful_shutdown(shutdown).await?;
     let s = &arm.stats;
     let get = fake_arm::Stats::get;

@@ -108,9 +108,9 @@ mod tests {
 
     #[test]
     fn an_unknown_schema_version_is_refused() {
-        let v2 = MINIMAL.replace(r#""schema_version": 1"#, r#""schema_version": 2"#);
+        let v3 = MINIMAL.replace(r#""schema_version": 1"#, r#""schema_version": 3"#);
         assert!(
-            matches!(decode(v2.as_bytes(), 1 << 20), Err(CoreError::InvalidAt { path, .. }) if path == "schema_version")
+            matches!(decode(v3.as_bytes(), 1 << 20), Err(CoreError::InvalidAt { path, .. }) if path == "schema_version")
         );
     }
 }

@@ -171,6 +171,10 @@ const FIELDS: &[&str] = &[
     "accounts",
     "role_assignments",
     "role_definitions",
+    "deny_assignments",
+    "role_eligibility_schedule_instances",
+    "role_assignment_schedule_instances",
+    "principals",
     "policy_assignments",
     "policy_exemptions",
     "providers",
@@ -178,10 +182,14 @@ const FIELDS: &[&str] = &[
 ];
 
 /// The snapshot's lists of estate-wide documents: (field, resource kind).
-const LISTS: [(&str, &str); 6] = [
+const LISTS: [(&str, &str); 10] = [
     ("subscriptions", "subscription"),
     ("role_assignments", "role_assignment"),
     ("role_definitions", "role_definition"),
+    ("deny_assignments", "deny_assignment"),
+    ("role_eligibility_schedule_instances", "role_eligibility_instance"),
+    ("role_assignment_schedule_instances", "role_assignment_instance"),
+    ("principals", "principal"),
     ("policy_assignments", "policy_assignment"),
     ("policy_exemptions", "policy_exemption"),
     ("providers", "provider"),

@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod decode;
 pub mod demo;
 pub mod diff;
+pub mod graph;
 pub mod ingest;
 pub mod store;
 pub mod templates;
@@ -21,7 +22,14 @@ use time::OffsetDateTime;
 
 /// The schema version written into every snapshot document. Bump it when the
 /// shape changes, and teach the importer the old one.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2 added what role review needs: deny assignments, PIM schedule
+/// instances and the principals Microsoft Graph resolved.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The versions the importer reads: a version-1 snapshot simply has none of
+/// version 2's lists.
+pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
 
 /// One scan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,9 +51,25 @@ pub struct Snapshot {
     /// Role assignments at the accounts and every scope above them, once each.
     #[serde(default)]
     pub role_assignments: Vec<Value>,
-    /// The role definitions those assignments reference, once each.
+    /// The role definitions those assignments reference, and every custom
+    /// role of the scanned subscriptions, once each.
     #[serde(default)]
     pub role_definitions: Vec<Value>,
+    /// Deny assignments that apply to the scanned subscriptions (schema 2).
+    #[serde(default)]
+    pub deny_assignments: Vec<Value>,
+    /// PIM: eligible assignments (`roleEligibilityScheduleInstances`), when
+    /// the credential may read them (schema 2).
+    #[serde(default)]
+    pub role_eligibility_schedule_instances: Vec<Value>,
+    /// PIM: active assignments (`roleAssignmentScheduleInstances`), likewise.
+    #[serde(default)]
+    pub role_assignment_schedule_instances: Vec<Value>,
+    /// The principals the assignments name, as Microsoft Graph answered
+    /// (`graph::PrincipalRecord`); empty when Graph could not be read, so
+    /// that they are shown by id, unresolved (schema 2).
+    #[serde(default)]
+    pub principals: Vec<Value>,
     /// Azure Policy assignments that apply to the scanned accounts.
     #[serde(default)]
     pub policy_assignments: Vec<Value>,

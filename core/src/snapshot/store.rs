@@ -49,6 +49,18 @@ pub async fn insert(tx: &mut PgConnection, snapshot: &Snapshot, source: Source, 
     for (kind, list, name) in [
         ("role_assignment", &snapshot.role_assignments, "role_assignments"),
         ("role_definition", &snapshot.role_definitions, "role_definitions"),
+        ("deny_assignment", &snapshot.deny_assignments, "deny_assignments"),
+        (
+            "role_eligibility_instance",
+            &snapshot.role_eligibility_schedule_instances,
+            "role_eligibility_schedule_instances",
+        ),
+        (
+            "role_assignment_instance",
+            &snapshot.role_assignment_schedule_instances,
+            "role_assignment_schedule_instances",
+        ),
+        ("principal", &snapshot.principals, "principals"),
         ("policy_assignment", &snapshot.policy_assignments, "policy_assignments"),
         ("policy_exemption", &snapshot.policy_exemptions, "policy_exemptions"),
         ("provider", &snapshot.providers, "providers"),

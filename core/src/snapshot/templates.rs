@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 /// (name, source file under shared/fixtures/arm, index into `value` for list bodies, text).
-const TEMPLATES: [(&str, &str, Option<usize>, &str); 7] = [
+const TEMPLATES: [(&str, &str, Option<usize>, &str); 10] = [
     (
         "account",
         "cognitiveservices-accounts/GetAccount.2026-09-01.json",
@@ -41,6 +41,24 @@ const TEMPLATES: [(&str, &str, Option<usize>, &str); 7] = [
         "authorization-rbac/RoleAssignments_ListForScope.2022-04-01.json",
         Some(0),
         include_str!("../../data/arm-templates/role-assignment.json"),
+    ),
+    (
+        "deny-assignment",
+        "authorization-rbac/GetDenyAssignmentById.2022-04-01.json",
+        None,
+        include_str!("../../data/arm-templates/deny-assignment.json"),
+    ),
+    (
+        "eligibility-instance",
+        "authorization-rbac/GetRoleEligibilityScheduleInstancesByScope.2020-10-01.json",
+        Some(0),
+        include_str!("../../data/arm-templates/eligibility-instance.json"),
+    ),
+    (
+        "assignment-instance",
+        "authorization-rbac/GetRoleAssignmentScheduleInstancesByScope.2020-10-01.json",
+        Some(0),
+        include_str!("../../data/arm-templates/assignment-instance.json"),
     ),
     (
         "subscription",

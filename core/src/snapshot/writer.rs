@@ -6,7 +6,7 @@
 //! the snapshot's own hash is computed over, so an import's memory does not
 //! grow with the size of the documents.
 
-use super::{CollectionError, DailyUsage, ScanScope, SCHEMA_VERSION};
+use super::{CollectionError, DailyUsage, ScanScope, READABLE_VERSIONS};
 use crate::{audit, CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -209,12 +209,13 @@ fn content_hash(
 
 /// Refuses a snapshot of a schema version this Attest does not read.
 pub fn check_schema_version(version: u32) -> CoreResult<()> {
-    if version == SCHEMA_VERSION {
+    if READABLE_VERSIONS.contains(&version) {
         return Ok(());
     }
+    let readable: Vec<String> = READABLE_VERSIONS.iter().map(u32::to_string).collect();
     Err(CoreError::InvalidAt {
         path: "schema_version".into(),
-        message: format!("version {version} is not supported (this Attest reads {SCHEMA_VERSION})"),
+        message: format!("version {version} is not supported (this Attest reads {})", readable.join(" and ")),
     })
 }
 

@@ -29,6 +29,12 @@ pub struct Estate {
     role_definitions: HashMap<String, Value>,
     policy_assignments: Vec<Value>,
     policy_exemptions: Vec<Value>,
+    deny_assignments: Vec<Value>,
+    eligibility_instances: Vec<Value>,
+    assignment_instances: Vec<Value>,
+    /// Directory objects by lower-cased id, for the fake Graph; the
+    /// snapshot's deleted principals are absent, as Graph leaves them out.
+    principals: HashMap<String, Value>,
     account_count: usize,
 }
 
@@ -71,6 +77,13 @@ impl Estate {
                 "properties": {"provisioningState": "Succeeded", "publicNetworkAccess": "Enabled"}
             }));
         }
+        let principals = snapshot
+            .principals
+            .iter()
+            .filter_map(|r| {
+                Some((r["id"].as_str()?.to_ascii_lowercase(), r.get("object").filter(|o| !o.is_null())?.clone()))
+            })
+            .collect();
         let role_definitions = snapshot
             .role_definitions
             .into_iter()
@@ -92,12 +105,21 @@ impl Estate {
             role_definitions,
             policy_assignments: snapshot.policy_assignments,
             policy_exemptions: snapshot.policy_exemptions,
+            deny_assignments: snapshot.deny_assignments,
+            eligibility_instances: snapshot.role_eligibility_schedule_instances,
+            assignment_instances: snapshot.role_assignment_schedule_instances,
+            principals,
             account_count,
         }
     }
 
     pub fn account_count(&self) -> usize {
         self.account_count
+    }
+
+    /// The directory object Graph would return for `id`.
+    pub fn principal(&self, id: &str) -> Option<Value> {
+        self.principals.get(&id.to_ascii_lowercase()).cloned()
     }
 
     /// Answers `GET path?query` (the query already decoded into pairs).
@@ -190,6 +212,9 @@ impl Estate {
             // atScope(): at the scope or above it; no filter: also below.
             scope == s || scope.starts_with(&format!("{s}/")) || (filter.is_none() && s.starts_with(scope))
         };
+        let in_scope = |docs: &[Value]| -> Vec<Value> {
+            docs.iter().filter(|d| applies(d["properties"]["scope"].as_str().unwrap_or_default())).cloned().collect()
+        };
         match rest.split('/').collect::<Vec<_>>().as_slice() {
             // atScope(): the scope and each scope above it, from the index.
             ["roleassignments"] if filter.is_some() => Answer::List(
@@ -206,6 +231,25 @@ impl Estate {
                 self.role_assignments
                     .iter()
                     .filter(|a| applies(a["properties"]["scope"].as_str().unwrap_or_default()))
+                    .cloned()
+                    .collect(),
+            ),
+            ["denyassignments"] => Answer::List(in_scope(&self.deny_assignments)),
+            ["roleeligibilityscheduleinstances"] => Answer::List(in_scope(&self.eligibility_instances)),
+            ["roleassignmentscheduleinstances"] => Answer::List(in_scope(&self.assignment_instances)),
+            // `$filter=type eq 'CustomRole'`: the custom roles assignable here.
+            ["roledefinitions"] => Answer::List(
+                self.role_definitions
+                    .values()
+                    .filter(|d| {
+                        let custom = d["properties"]["type"].as_str() == Some("CustomRole");
+                        custom || !filter.is_some_and(|f| f.contains("CustomRole"))
+                    })
+                    .filter(|d| {
+                        d["properties"]["assignableScopes"].as_array().is_some_and(|scopes| {
+                            scopes.iter().filter_map(Value::as_str).any(|s| applies(s) || s == "/")
+                        })
+                    })
                     .cloned()
                     .collect(),
             ),

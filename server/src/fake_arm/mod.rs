@@ -39,6 +39,9 @@ pub struct Options {
     pub faults: FaultPlan,
     /// Added to every answer, as a real ARM's round trip would be.
     pub latency: Duration,
+    /// Lower-case path fragments answered 403, as ARM answers a credential
+    /// without the role (PIM's schedules need more than Reader).
+    pub forbidden: Vec<String>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             throttle: None,
             faults: FaultPlan::default(),
             latency: Duration::ZERO,
+            forbidden: Vec::new(),
         }
     }
 }
@@ -86,6 +90,30 @@ pub async fn spawn_local(arm: &Arc<FakeArm>) -> std::io::Result<String> {
 }
 
 /// ARM's error body.
+/// Microsoft Graph's `directoryObjects/getByIds`, served beside ARM.
+const GET_BY_IDS: &str = "/v1.0/directoryObjects/getByIds";
+
+/// Answers getByIds as Graph does: the objects it knows among `ids`, in an
+/// OData collection; ids it does not know are left out.
+async fn get_by_ids(arm: &FakeArm, request: Request) -> Response {
+    let body = match axum::body::to_bytes(request.into_body(), 1 << 20).await {
+        Ok(b) => b,
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "Request_BadRequest", "the body is too large"),
+    };
+    let ids: Vec<String> = match serde_json::from_slice::<Value>(&body) {
+        Ok(v) => match v["ids"].as_array() {
+            Some(ids) if ids.len() <= 1000 => ids.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+            Some(_) => return error(StatusCode::BAD_REQUEST, "Request_BadRequest", "at most 1000 ids per request"),
+            None => return error(StatusCode::BAD_REQUEST, "Request_BadRequest", "the body needs an `ids` array"),
+        },
+        Err(_) => return error(StatusCode::BAD_REQUEST, "Request_BadRequest", "the body is not JSON"),
+    };
+    Stats::bump(&arm.stats.ok);
+    let value: Vec<Value> = ids.iter().filter_map(|id| arm.estate.principal(id)).collect();
+    axum::Json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": value}))
+        .into_response()
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
@@ -93,7 +121,8 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     let n = Stats::bump(&arm.stats.requests);
     let _in_flight = arm.stats.enter();
-    if request.method() != Method::GET {
+    let graph = request.uri().path().eq_ignore_ascii_case(GET_BY_IDS);
+    if request.method() != Method::GET && !(graph && request.method() == Method::POST) {
         return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake ARM serves reads only");
     }
     let bearer = request
@@ -112,6 +141,17 @@ async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     }
     let uri = request.uri().clone();
     let path = uri.path().to_string();
+    let lower = path.to_ascii_lowercase();
+    if arm.options.forbidden.iter().any(|f| lower.contains(f.as_str())) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            &format!("The client does not have authorization to perform action over scope '{path}'."),
+        );
+    }
+    if graph {
+        return get_by_ids(&arm, request).await;
+    }
     let query: Vec<(String, String)> =
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     if !query.iter().any(|(k, _)| k == "api-version") {

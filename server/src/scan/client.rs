@@ -101,6 +101,16 @@ impl ArmClient {
 
     /// GET one document.
     pub async fn get(&self, url: &str) -> Result<Value, Failure> {
+        self.send(url, None).await
+    }
+
+    /// POST a JSON body (Microsoft Graph's `getByIds`), retried as reads
+    /// are: the actions posted to are reads.
+    pub async fn post(&self, url: &str, body: &Value) -> Result<Value, Failure> {
+        self.send(url, Some(body)).await
+    }
+
+    async fn send(&self, url: &str, body: Option<&Value>) -> Result<Value, Failure> {
         if !self.same_origin(url) {
             // A nextLink pointing elsewhere would be handed our token.
             return Err(Failure {
@@ -110,7 +120,7 @@ impl ArmClient {
         }
         let mut attempt = 0u32;
         loop {
-            let (failure, asked) = match self.attempt(url).await {
+            let (failure, asked) = match self.attempt(url, body).await {
                 Ok(doc) => return Ok(doc),
                 Err(e) => e,
             };
@@ -169,14 +179,16 @@ impl ArmClient {
     }
 
     /// One try: the document, or the failure and the wait the server asked for.
-    async fn attempt(&self, url: &str) -> Result<Value, (Failure, Option<Duration>)> {
+    async fn attempt(&self, url: &str, body: Option<&Value>) -> Result<Value, (Failure, Option<Duration>)> {
         let token = self.credential.bearer().await.map_err(|message| (Failure { status: None, message }, None))?;
         self.pacer.ready(url).await;
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         Counters::bump(&self.counters.requests);
-        let response = self
-            .http
-            .get(url)
+        let request = match body {
+            Some(body) => self.http.post(url).json(body),
+            None => self.http.get(url),
+        };
+        let response = request
             .bearer_auth(token.expose_secret())
             .header("accept", "application/json")
             .send()

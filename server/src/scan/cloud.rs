@@ -35,22 +35,7 @@ impl Cloud {
             CloudName::China => ("https://management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn"),
         };
         let arm = arm_endpoint.unwrap_or(default_arm).trim_end_matches('/');
-        let url = Url::parse(arm).with_context(|| format!("--arm-endpoint {arm:?} is not a URL"))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => {}
-            // A bearer token must never cross a network in clear text.
-            "http" if loopback => {}
-            other => bail!("--arm-endpoint must use https (http only to this machine), not {other}:"),
-        }
-        if url.path() != "/" || url.query().is_some() {
-            bail!("--arm-endpoint is a base URL such as https://management.azure.com, without a path or query");
-        }
+        let url = base_url("--arm-endpoint", arm, "https://management.azure.com")?;
         // A custom endpoint's tokens are usually for the endpoint itself.
         let audience = audience.unwrap_or(if arm_endpoint.is_some() { arm } else { default_audience });
         Ok(Cloud { name, arm_endpoint: url, token_scope: format!("{}/.default", audience.trim_end_matches('/')) })
@@ -66,10 +51,44 @@ impl Cloud {
         }
     }
 
+    /// Microsoft Graph in this cloud (or at `endpoint`, such as the fake
+    /// ARM's), and the scope of its tokens.
+    pub fn graph(&self, endpoint: Option<&str>) -> anyhow::Result<(Url, String)> {
+        let default = match self.name {
+            CloudName::Public => "https://graph.microsoft.com",
+            CloudName::UsGovernment => "https://graph.microsoft.us",
+            CloudName::China => "https://microsoftgraph.chinacloudapi.cn",
+        };
+        let graph = endpoint.unwrap_or(default).trim_end_matches('/');
+        let url = base_url("--graph-endpoint", graph, "https://graph.microsoft.com")?;
+        Ok((url, format!("{graph}/.default")))
+    }
+
     /// The endpoint as written in snapshots (no trailing slash).
     pub fn arm_base(&self) -> String {
         self.arm_endpoint.as_str().trim_end_matches('/').to_string()
     }
+}
+
+/// A base URL a bearer token may be sent to: https, or http to this machine
+/// only (a token must never cross a network in clear text); no path.
+fn base_url(flag: &str, value: &str, example: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(value).with_context(|| format!("{flag} {value:?} is not a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        other => bail!("{flag} must use https (http only to this machine), not {other}:"),
+    }
+    if url.path() != "/" || url.query().is_some() {
+        bail!("{flag} is a base URL such as {example}, without a path or query");
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -86,6 +105,9 @@ mod tests {
         let public = Cloud::new(CloudName::Public, None, None).unwrap();
         assert_eq!(public.token_scope, "https://management.azure.com/.default");
         assert!(public.configuration().is_none());
+        assert_eq!(public.graph(None).unwrap().1, "https://graph.microsoft.com/.default");
+        assert_eq!(gov.graph(None).unwrap().0.as_str(), "https://graph.microsoft.us/");
+        assert!(public.graph(Some("http://graph.contoso.example")).is_err());
     }
 
     #[test]

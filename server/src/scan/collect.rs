@@ -11,11 +11,12 @@ use super::{
 };
 use attest_core::snapshot::{
     arm::{Account, MetricsResponse},
+    graph::PrincipalRecord,
     AccountRecord, BlocklistRecord, CollectionError, DailyUsage,
 };
 use futures::{stream, StreamExt};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 /// The api-versions asked for (see docs/ARCHITECTURE.md: stable where one exists).
@@ -23,6 +24,8 @@ pub mod api {
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
     pub const COGNITIVE_SERVICES: &str = "2025-06-01";
     pub const AUTHORIZATION: &str = "2022-04-01";
+    /// PIM's schedule instances have no newer stable version.
+    pub const PIM: &str = "2020-10-01";
     pub const DIAGNOSTIC_SETTINGS: &str = "2021-05-01-preview";
     pub const METRICS: &str = "2024-02-01";
     pub const POLICY_ASSIGNMENTS: &str = "2025-03-01";
@@ -66,6 +69,14 @@ pub struct Collected {
     pub policy_exemptions: Vec<Value>,
     /// Resource providers with their Policy aliases.
     pub providers: Vec<Value>,
+    /// Per subscription, sorted by id: deny assignments and PIM's eligible
+    /// and active schedule instances.
+    pub deny_assignments: Vec<Value>,
+    pub role_eligibility_schedule_instances: Vec<Value>,
+    pub role_assignment_schedule_instances: Vec<Value>,
+    /// What Microsoft Graph said of each principal the assignments name
+    /// (`PrincipalRecord`s), sorted by id; empty without Graph.
+    pub principals: Vec<Value>,
     pub errors: Vec<CollectionError>,
     /// False when not even one subscription could be listed.
     pub reached_anything: bool,
@@ -107,12 +118,50 @@ impl Recorder<'_> {
     }
 }
 
+/// Microsoft Graph's `getByIds` takes at most this many ids per request.
+const GRAPH_IDS_PER_REQUEST: usize = 1000;
+
+/// Who the principal ids are, from Microsoft Graph: a record per id asked
+/// about, in batches. A batch Graph refused is a collection error, and its
+/// principals stay unresolved (no record), not deleted.
+async fn resolve_principals(
+    graph: &ArmClient,
+    ids: &[String],
+    errors: &mut Vec<CollectionError>,
+) -> Vec<PrincipalRecord> {
+    let url = graph.url("/v1.0/directoryObjects/getByIds", &[]);
+    let mut records = Vec::new();
+    for chunk in ids.chunks(GRAPH_IDS_PER_REQUEST) {
+        let body = serde_json::json!({"ids": chunk, "types": ["user", "group", "servicePrincipal", "device"]});
+        match graph.post(&url, &body).await {
+            Ok(answer) => match answer.get("value").and_then(Value::as_array) {
+                Some(objects) => records.extend(PrincipalRecord::for_answer(chunk, objects)),
+                None => errors.push(CollectionError {
+                    scope: "graph".into(),
+                    request: format!("POST {}", path_of(&url)),
+                    status: Some(200),
+                    message: "the answer has no `value` array".into(),
+                }),
+            },
+            Err(f) => errors.push(CollectionError {
+                scope: "graph".into(),
+                request: format!("POST {}", path_of(&url)),
+                status: f.status,
+                message: f.message,
+            }),
+        }
+    }
+    records
+}
+
 /// The request as recorded: path and query, without the host.
 fn path_of(url: &str) -> &str {
     url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or(url)
 }
 
-pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Collected {
+/// Walks the estate through `client`; `graph`, when given, resolves the
+/// principals the role assignments name.
+pub async fn collect(client: &ArmClient, graph: Option<&ArmClient>, plan: &Plan, progress: &Progress) -> Collected {
     let mut out = Collected::default();
     let mut rec = Recorder { client, errors: Vec::new() };
 
@@ -162,6 +211,33 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
     }
     progress.accounts_found(accounts.len() as u64);
 
+    // Who else can and cannot act, per subscription: deny assignments, PIM's
+    // eligible and active assignments (which need a PIM-reading role; a 403
+    // is a collection error like any other), and custom roles.
+    progress.phase("reading deny assignments, PIM schedules and custom roles");
+    let (mut denies, mut eligible, mut active) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut custom_roles = Vec::new();
+    for id in out.subscription_ids.clone() {
+        let scope = format!("/subscriptions/{id}");
+        let url = |what: &str, version: &str, filter: Option<&str>| {
+            let mut query = vec![("api-version", version)];
+            query.extend(filter.map(|f| ("$filter", f)));
+            client.url(&format!("{scope}/providers/Microsoft.Authorization/{what}"), &query)
+        };
+        for (into, what, version) in [
+            (&mut denies, "denyAssignments", api::AUTHORIZATION),
+            (&mut eligible, "roleEligibilityScheduleInstances", api::PIM),
+            (&mut active, "roleAssignmentScheduleInstances", api::PIM),
+        ] {
+            for doc in rec.list(&scope, url(what, version, None)).await.unwrap_or_default() {
+                into.insert(id_key(&doc), doc);
+            }
+        }
+        let customs = url("roleDefinitions", api::AUTHORIZATION, Some("type eq 'CustomRole'"));
+        custom_roles.extend(rec.list(&scope, customs).await.unwrap_or_default());
+        progress.counters(&client.counters);
+    }
+
     progress.phase("collecting accounts");
     let mut outcomes = stream::iter(accounts)
         .map(|account| async move {
@@ -174,6 +250,7 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
     // Each account's outcome is folded in as it arrives, so its role
     // assignments are held as text, not as `Value`s, from then on.
     let mut assignments: BTreeMap<String, String> = BTreeMap::new();
+    let mut principal_ids: BTreeSet<String> = BTreeSet::new();
     let mut definitions: HashMap<String, String> = HashMap::new();
     let mut policy_assignments = BTreeMap::new();
     let mut policy_exemptions = BTreeMap::new();
@@ -189,6 +266,9 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
             }
             if let Some(id) = doc["properties"]["roleDefinitionId"].as_str() {
                 definitions.entry(id.to_ascii_lowercase()).or_insert_with(|| id.to_string());
+            }
+            if let Some(p) = doc["properties"]["principalId"].as_str() {
+                principal_ids.insert(p.to_ascii_lowercase());
             }
             assignments.insert(key, serde_json::to_string(&doc).expect("JSON values serialise"));
         }
@@ -224,6 +304,24 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
         }
     }
     progress.counters(&client.counters);
+    // Custom roles that no assignment names are still reviewed (a wildcard
+    // custom role is a flag before anyone holds it).
+    for doc in custom_roles {
+        let key = doc["name"].as_str().map(str::to_ascii_lowercase).unwrap_or_else(|| id_key(&doc));
+        by_name.entry(key).or_insert(doc);
+    }
+
+    for doc in eligible.values().chain(active.values()) {
+        if let Some(p) = doc["properties"]["principalId"].as_str() {
+            principal_ids.insert(p.to_ascii_lowercase());
+        }
+    }
+    if let Some(graph) = graph {
+        progress.phase("resolving principals (Microsoft Graph)");
+        let ids: Vec<String> = principal_ids.into_iter().collect();
+        let resolved = resolve_principals(graph, &ids, &mut rec.errors).await;
+        out.principals = resolved.iter().map(|r| serde_json::to_value(r).expect("records serialise")).collect();
+    }
 
     records.sort_unstable();
     out.accounts = records.into_iter().map(|(_, json)| json).collect();
@@ -231,6 +329,9 @@ pub async fn collect(client: &ArmClient, plan: &Plan, progress: &Progress) -> Co
     out.role_definitions = by_name.into_values().collect();
     out.policy_assignments = policy_assignments.into_values().collect();
     out.policy_exemptions = policy_exemptions.into_values().collect();
+    out.deny_assignments = denies.into_values().collect();
+    out.role_eligibility_schedule_instances = eligible.into_values().collect();
+    out.role_assignment_schedule_instances = active.into_values().collect();
     rec.errors.sort_by(|a, b| (&a.scope, &a.request).cmp(&(&b.scope, &b.request)));
     out.errors = rec.errors;
     out

@@ -51,6 +51,18 @@ struct Cached {
 }
 
 impl Credential {
+    /// The same source of tokens, for another scope (Microsoft Graph's):
+    /// a token file serves both; a chain tries its credentials afresh.
+    pub fn for_scope(&self, scope: String) -> Credential {
+        let source = match &self.source {
+            Source::TokenFile(path) => Source::TokenFile(path.clone()),
+            Source::Chain { candidates, .. } => {
+                Source::Chain { candidates: candidates.clone(), chosen: Mutex::new(None) }
+            }
+        };
+        Credential { source, scope, cache: Mutex::default() }
+    }
+
     /// A bearer token read from `path` (surrounding whitespace ignored).
     pub fn token_file(path: PathBuf) -> Credential {
         Credential { source: Source::TokenFile(path), scope: String::new(), cache: Mutex::default() }

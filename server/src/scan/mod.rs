@@ -31,6 +31,9 @@ pub struct ScanOptions {
     pub usage_days: u32,
     pub timeout: Duration,
     pub progress: bool,
+    /// Microsoft Graph's base URL and token scope, to resolve principals;
+    /// `None` leaves them unresolved.
+    pub graph: Option<(url::Url, String)>,
 }
 
 impl ScanOptions {
@@ -44,6 +47,7 @@ impl ScanOptions {
             usage_days: 30,
             timeout: Duration::from_secs(60),
             progress: false,
+            graph: None,
         }
     }
 }
@@ -89,6 +93,14 @@ impl Scanned {
         raw_array(&mut w, &self.role_assignments)?;
         field(&mut w, "role_definitions", false)?;
         serde_json::to_writer(&mut w, &s.role_definitions)?;
+        field(&mut w, "deny_assignments", false)?;
+        serde_json::to_writer(&mut w, &s.deny_assignments)?;
+        field(&mut w, "role_eligibility_schedule_instances", false)?;
+        serde_json::to_writer(&mut w, &s.role_eligibility_schedule_instances)?;
+        field(&mut w, "role_assignment_schedule_instances", false)?;
+        serde_json::to_writer(&mut w, &s.role_assignment_schedule_instances)?;
+        field(&mut w, "principals", false)?;
+        serde_json::to_writer(&mut w, &s.principals)?;
         field(&mut w, "policy_assignments", false)?;
         serde_json::to_writer(&mut w, &s.policy_assignments)?;
         field(&mut w, "policy_exemptions", false)?;
@@ -151,8 +163,19 @@ pub async fn scan(options: &ScanOptions, credential: Arc<Credential>) -> anyhow:
         concurrency: options.concurrency.div_ceil(2).max(1),
         now: started_at,
     };
+    let graph = match &options.graph {
+        Some((endpoint, scope)) => Some(ArmClient::new(
+            endpoint.clone(),
+            Arc::new(credential.for_scope(scope.clone())),
+            Pacer::new(options.budget),
+            options.concurrency,
+            options.retry,
+            options.timeout,
+        )?),
+        None => None,
+    };
     let progress = progress::Progress::new(options.progress);
-    let collected = collect::collect(&client, &plan, &progress).await;
+    let collected = collect::collect(&client, graph.as_ref(), &plan, &progress).await;
     progress.finish();
     let snapshot = Snapshot {
         schema_version: SCHEMA_VERSION,
@@ -171,6 +194,10 @@ pub async fn scan(options: &ScanOptions, credential: Arc<Credential>) -> anyhow:
         policy_assignments: collected.policy_assignments,
         policy_exemptions: collected.policy_exemptions,
         providers: collected.providers,
+        deny_assignments: collected.deny_assignments,
+        role_eligibility_schedule_instances: collected.role_eligibility_schedule_instances,
+        role_assignment_schedule_instances: collected.role_assignment_schedule_instances,
+        principals: collected.principals,
         errors: collected.errors,
     };
     let c = &client.counters;

@@ -132,6 +132,46 @@ async fn a_scan_collects_the_whole_estate_through_every_page() {
 }
 
 #[tokio::test]
+async fn a_scan_collects_deny_assignments_pim_custom_roles_and_who_the_principals_are() {
+    let fake = fake(9, 12, Options { page_size: 3, ..Default::default() }).await;
+    let graph = (url::Url::parse(&fake.base).unwrap(), format!("{}/.default", fake.base));
+    let report = scan_of(&fake, |o| o.graph = Some(graph)).await;
+    let got = report.scanned.to_snapshot();
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert_eq!(ids(&got.deny_assignments), ids(&fake.estate.deny_assignments));
+    assert_eq!(got.deny_assignments, fake.estate.deny_assignments, "documents arrive whole");
+    assert_eq!(ids(&got.role_eligibility_schedule_instances), ids(&fake.estate.role_eligibility_schedule_instances));
+    assert_eq!(ids(&got.role_assignment_schedule_instances), ids(&fake.estate.role_assignment_schedule_instances));
+    assert!(!got.role_eligibility_schedule_instances.is_empty() && !got.role_assignment_schedule_instances.is_empty());
+    // The custom role arrives with the built-ins its assignments reference.
+    assert!(got.role_definitions.iter().any(|d| d["properties"]["type"] == "CustomRole"));
+    // Graph: every principal named, resolved or known deleted, as the estate has it.
+    let mut want = fake.estate.principals.clone();
+    want.sort_by_key(|r| r["id"].as_str().unwrap().to_string());
+    assert_eq!(got.principals, want);
+    assert!(got.principals.iter().any(|r| r["object"].is_null()), "a deleted principal");
+    assert!(got.principals.iter().any(|r| r["object"]["userType"] == "Guest"), "a guest");
+}
+
+#[tokio::test]
+async fn a_forbidden_pim_read_is_a_collection_error_and_without_graph_principals_stay_unresolved() {
+    let forbidden = vec!["roleeligibilityscheduleinstances".to_string()];
+    let fake = fake(6, 13, Options { forbidden, ..Default::default() }).await;
+    let report = scan_of(&fake, |_| {}).await;
+    let got = report.scanned.to_snapshot();
+    assert!(report.reached_anything);
+    assert_eq!(got.errors.len(), 3, "one per subscription: {:?}", got.errors);
+    for e in &got.errors {
+        assert_eq!(e.status, Some(403));
+        assert!(e.request.contains("roleEligibilityScheduleInstances") && e.message.starts_with("AuthorizationFailed"));
+    }
+    assert!(got.role_eligibility_schedule_instances.is_empty());
+    assert_eq!(ids(&got.role_assignment_schedule_instances), ids(&fake.estate.role_assignment_schedule_instances));
+    assert_eq!(ids(&got.deny_assignments), ids(&fake.estate.deny_assignments));
+    assert!(got.principals.is_empty(), "no Graph: no records, so every principal is unresolved");
+}
+
+#[tokio::test]
 async fn throttled_and_failing_responses_give_the_same_snapshot_as_a_quiet_run() {
     let quiet = fake(8, 21, Options { page_size: 3, ..Default::default() }).await;
     let baseline = scan_of(&quiet, |_| {}).await;

@@ -33,7 +33,11 @@ async fn the_same_snapshot_is_stored_once_and_the_second_import_says_so(pool: Pg
     let s = example();
     let first = store(&pool, &s).await.unwrap();
     assert!(first.created);
-    assert_eq!(first.resources, 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1, "subscriptions, account, children, estate-wide");
+    // Subscriptions, the account, its children, estate-wide documents, then
+    // (schema 2) a deny assignment, an eligible and an active PIM instance,
+    // and five principals (four Graph resolved, one it left out).
+    let schema_2 = 1 + 1 + 1 + 5;
+    assert_eq!(first.resources, 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + schema_2);
     assert_eq!(first.new_documents as usize, first.resources);
     let again = store(&pool, &s).await.unwrap();
     assert_eq!(again.id, first.id);
@@ -117,4 +121,49 @@ async fn a_partial_snapshot_is_listed_as_partial(pool: PgPool) {
     assert!(summary.partial);
     assert_eq!((summary.account_count, summary.deployment_count, summary.role_assignment_count), (1, 1, 1));
     assert_eq!(summary.scope_key, "https://management.azure.com|00000000-1111-2222-3333-444444444444");
+}
+
+/// The kinds of document a stored snapshot holds.
+async fn kinds_of(pool: &PgPool, snapshot: uuid::Uuid) -> Vec<String> {
+    sqlx::query_scalar("select kind from snapshot_members where snapshot_id = $1 order by kind")
+        .bind(snapshot)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_schema_1_snapshot_still_imports_and_schema_2_brings_its_access_lists(pool: PgPool) {
+    use attest_core::snapshot::ingest;
+    // Version 1: as Attest wrote it before role review, without version 2's lists.
+    let mut v1 = serde_json::to_value(example()).unwrap();
+    for field in
+        ["deny_assignments", "role_eligibility_schedule_instances", "role_assignment_schedule_instances", "principals"]
+    {
+        v1.as_object_mut().unwrap().remove(field);
+    }
+    v1["schema_version"] = 1.into();
+    let bytes = serde_json::to_vec(&v1).unwrap();
+    let (stored, _) =
+        ingest::import(&pool, std::io::Cursor::new(bytes), 1 << 24, Source::Import, "tester").await.unwrap();
+    assert!(stored.created);
+    let kinds = kinds_of(&pool, stored.id).await;
+    assert!(!kinds.iter().any(|k| k == "deny_assignment" || k == "principal"), "{kinds:?}");
+
+    // Version 2 streams the same way and keeps each new kind.
+    let bytes = serde_json::to_vec(&example()).unwrap();
+    let (stored, _) =
+        ingest::import(&pool, std::io::Cursor::new(bytes), 1 << 24, Source::Import, "tester").await.unwrap();
+    let kinds = kinds_of(&pool, stored.id).await;
+    for kind in ["deny_assignment", "principal", "role_assignment_instance", "role_eligibility_instance"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+
+    // A version this Attest does not know is refused, naming the field.
+    let mut v9 = serde_json::to_value(example()).unwrap();
+    v9["schema_version"] = 9.into();
+    let refused =
+        ingest::import(&pool, std::io::Cursor::new(serde_json::to_vec(&v9).unwrap()), 1 << 24, Source::Import, "t")
+            .await;
+    assert!(matches!(refused, Err(CoreError::InvalidAt { ref path, .. }) if path == "schema_version"), "{refused:?}");
 }

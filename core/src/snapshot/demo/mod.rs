@@ -4,9 +4,14 @@
 //! public access, keys left enabled, no private endpoint, deployments
 //! without a content filter or with weak thresholds, missing diagnostics,
 //! GlobalStandard deployments in EU regions, users holding Owner or
-//! Contributor, assignments to deleted principals, and usage spikes.
+//! Contributor, assignments to deleted principals, and usage spikes; and for
+//! role review a deny assignment, eligible and active PIM assignments, a
+//! custom role with wildcard actions, guests, and the principals Microsoft
+//! Graph would resolve (people and groups hold access across many accounts).
 //! Every document starts from Microsoft's example payload of its kind
 //! (`templates`), overridden where the estate varies.
+
+mod access;
 
 use super::{builtin_roles, templates, AccountRecord, DailyUsage, ScanScope, Snapshot, SCHEMA_VERSION};
 use rand::{Rng, SeedableRng};
@@ -280,6 +285,8 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         }
     }
 
+    let access = access::generate(seed, &subscriptions, &records, &mut role_assignments);
+
     Snapshot {
         schema_version: SCHEMA_VERSION,
         scope: ScanScope {
@@ -293,7 +300,15 @@ pub fn generate(accounts: usize, seed: u64) -> Snapshot {
         subscriptions: subscription_docs,
         accounts: records,
         role_assignments,
-        role_definitions: ROLES.iter().filter_map(|r| builtin_roles::arm_definition(r)).collect(),
+        role_definitions: ROLES
+            .iter()
+            .filter_map(|r| builtin_roles::arm_definition(r))
+            .chain(std::iter::once(access.custom_role))
+            .collect(),
+        deny_assignments: access.deny_assignments,
+        role_eligibility_schedule_instances: access.eligible,
+        role_assignment_schedule_instances: access.active,
+        principals: access.principals,
         policy_assignments: vec![],
         policy_exemptions: vec![],
         providers: vec![],
