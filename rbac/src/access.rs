@@ -39,7 +39,30 @@ const OPERATIONS: [(&str, bool); 7] = [
     ("Microsoft.CognitiveServices/accounts/read", false),
 ];
 
-fn operation(i: usize) -> Operation {
+/// What each role (by GUID) grants of the deciding operations.
+pub(crate) fn role_verdicts(definitions: &[RoleDefinition]) -> HashMap<String, [Grant; 7]> {
+    let mut roles: HashMap<String, [Grant; 7]> = HashMap::new();
+    for d in definitions {
+        let grants: [Grant; 7] = std::array::from_fn(|i| role_grants(d, &operation(i)));
+        let entry = roles.entry(d.guid.clone()).or_insert([Grant::No; 7]);
+        for (have, new) in entry.iter_mut().zip(grants) {
+            *have = (*have).max(new);
+        }
+    }
+    roles
+}
+
+/// What one assignment grants of the deciding operations: its role's
+/// verdicts, conditional where its condition names the operation.
+pub(crate) fn assignment_grants(roles: &HashMap<String, [Grant; 7]>, a: &RoleAssignment) -> [Grant; 7] {
+    let role = roles.get(&a.role_guid()).copied().unwrap_or([Grant::No; 7]);
+    std::array::from_fn(|op| match (&a.condition, role[op]) {
+        (Some(c), Grant::Yes) if condition_restricts(c, &operation(op)) => Grant::Conditional,
+        (_, g) => g,
+    })
+}
+
+pub(crate) fn operation(i: usize) -> Operation {
     let (name, data) = OPERATIONS[i];
     if data {
         Operation::DataAction(name.into())
@@ -84,6 +107,16 @@ impl Level {
             Level::DeployModels => "Can deploy models",
             Level::InvokeModels => "Can invoke models",
             Level::ReadOnly => "Read-only",
+        }
+    }
+
+    /// Whether the outright grants `held` (per deciding operation) give the level.
+    pub(crate) fn held_by(self, held: &[bool; 7]) -> bool {
+        let (ops, all) = self.operations();
+        if all {
+            ops.iter().all(|o| held[*o])
+        } else {
+            ops.iter().any(|o| held[*o])
         }
     }
 
@@ -140,15 +173,7 @@ pub struct Index<'a> {
 
 impl<'a> Index<'a> {
     pub fn new(definitions: &[RoleDefinition], assignments: &'a [RoleAssignment]) -> Index<'a> {
-        let mut roles: HashMap<String, [Grant; 7]> = HashMap::new();
-        for d in definitions {
-            let grants: [Grant; 7] = std::array::from_fn(|i| role_grants(d, &operation(i)));
-            let entry = roles.entry(d.guid.clone()).or_insert([Grant::No; 7]);
-            for (have, new) in entry.iter_mut().zip(grants) {
-                *have = (*have).max(new);
-            }
-        }
-        let operations: [Operation; 7] = std::array::from_fn(operation);
+        let roles = role_verdicts(definitions);
         let mut by_scope: HashMap<String, Vec<usize>> = HashMap::new();
         let mut at_management_groups = Vec::new();
         let mut grants = Vec::with_capacity(assignments.len());
@@ -158,11 +183,7 @@ impl<'a> Index<'a> {
                 at_management_groups.push(i);
             }
             by_scope.entry(scope).or_default().push(i);
-            let role = roles.get(&a.role_guid()).copied().unwrap_or([Grant::No; 7]);
-            grants.push(std::array::from_fn(|op| match (&a.condition, role[op]) {
-                (Some(c), Grant::Yes) if condition_restricts(c, &operations[op]) => Grant::Conditional,
-                (_, g) => g,
-            }));
+            grants.push(assignment_grants(&roles, a));
         }
         let principals = assignments.iter().map(|a| a.principal_id.to_ascii_lowercase()).collect();
         Index { assignments, principals, grants, by_scope, at_management_groups }

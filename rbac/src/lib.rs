@@ -11,10 +11,12 @@
 pub mod access;
 pub mod documents;
 pub mod engine;
+pub mod flags;
 pub mod pattern;
 pub mod scope;
 
 pub use access::{Index, Level, LevelGrant, PrincipalAccess};
 pub use documents::{DenyAssignment, ParseError, Permission, RoleAssignment, RoleDefinition, ScheduleInstance};
 pub use engine::{can, Operation, Verdict};
+pub use flags::{AccountFacts, Check, Checker, Flag, PrincipalFacts};
 pub use scope::Hierarchy;

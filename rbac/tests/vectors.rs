@@ -5,11 +5,12 @@
 //! operation is allowed and through which assignments; per account, the
 //! levels each principal holds.
 
-use attest_rbac::documents::{documents, DenyAssignment, RoleAssignment, RoleDefinition};
-use attest_rbac::{can, Hierarchy, Index, Operation};
+use attest_rbac::documents::{documents, DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
+use attest_rbac::{can, AccountFacts, Checker, Hierarchy, Index, Operation, PrincipalFacts};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Deserialize)]
@@ -29,6 +30,44 @@ struct File {
     checks: Vec<Check>,
     #[serde(default)]
     access: Vec<Access>,
+    #[serde(default)]
+    flags: Option<Flags>,
+}
+
+/// The role-review flags on each assignment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Flags {
+    accounts: Vec<AccountIn>,
+    #[serde(default)]
+    principals: BTreeMap<String, PrincipalIn>,
+    #[serde(default)]
+    pim_collected: bool,
+    #[serde(default)]
+    active_instances: Vec<Doc>,
+    /// Assignment id → check name → flagged; every check that applies, and
+    /// only those (an assignment not named yields none).
+    want: BTreeMap<String, BTreeMap<String, bool>>,
+    /// Assignment id → text its reasons must contain.
+    #[serde(default)]
+    reasons: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountIn {
+    id: String,
+    local_auth_enabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrincipalIn {
+    exists: bool,
+    #[serde(default)]
+    guest: bool,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -194,7 +233,42 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
             failures.push(format!("access to {}: got {got:?}, want {want:?}", a.account));
         }
     }
-    if file.checks.is_empty() && file.access.is_empty() {
+    if let Some(f) = &file.flags {
+        let accounts: Vec<AccountFacts> = f
+            .accounts
+            .iter()
+            .map(|a| AccountFacts { id: a.id.clone(), local_auth_enabled: a.local_auth_enabled })
+            .collect();
+        let principals: HashMap<String, PrincipalFacts> = f
+            .principals
+            .iter()
+            .map(|(id, p)| {
+                (id.to_ascii_lowercase(), PrincipalFacts { exists: p.exists, guest: p.guest, kind: p.kind.clone() })
+            })
+            .collect();
+        let active = parsed(&f.active_instances, ScheduleInstance::parse)?;
+        let checker = Checker::new(&definitions, &denies, &hierarchy, &accounts, &principals, f.pim_collected, &active);
+        for a in &assignments {
+            let flags = checker.check(a);
+            let got: BTreeMap<String, bool> = flags.iter().map(|f| (f.check.name().to_string(), f.flagged)).collect();
+            let want = f.want.get(&a.id).cloned().unwrap_or_default();
+            if got != want {
+                failures.push(format!("flags of {}: got {got:?}, want {want:?}", a.id));
+            }
+            if let Some(text) = f.reasons.get(&a.id) {
+                let all: Vec<&String> = flags.iter().flat_map(|f| &f.reasons).collect();
+                if !all.iter().any(|r| r.contains(text.as_str())) {
+                    failures.push(format!("reasons of {}: {all:?} do not mention {text:?}", a.id));
+                }
+            }
+        }
+        for id in f.want.keys() {
+            if !assignments.iter().any(|a| &a.id == id) {
+                failures.push(format!("flags: no assignment {id} in the file"));
+            }
+        }
+    }
+    if file.checks.is_empty() && file.access.is_empty() && file.flags.is_none() {
         failures.push(format!("{}: the file has no checks", file.note));
     }
     if failures.is_empty() {
