@@ -7,8 +7,8 @@
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
-const INPUTS: [&str; 5] =
-    ["../policy/src", "../policy/catalogue", "../policy/aliases", "src/findings", "src/exemptions"];
+const INPUTS: [&str; 6] =
+    ["../policy/src", "../policy/catalogue", "../policy/aliases", "../rbac/src", "src/findings", "src/exemptions"];
 
 fn main() {
     let mut files = Vec::new();

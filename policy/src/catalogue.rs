@@ -45,6 +45,10 @@ pub struct Control {
     pub remediation_arm: Option<Value>,
     /// Framework → requirement ids, e.g. `NIST SP 800-53 r5` → `["SC-7"]`.
     pub frameworks: BTreeMap<String, Vec<String>>,
+    /// Decided by Attest's own code rather than by the policy rule
+    /// (`metadata.attest.check`, e.g. `rbac:key_access_while_keys_enabled`):
+    /// the rule applies to nothing, and the findings come from that check.
+    pub check: Option<String>,
 }
 
 impl Control {
@@ -74,6 +78,7 @@ impl Control {
             rationale: text("rationale").unwrap_or_else(|| definition.description.clone()),
             remediation_az: meta.pointer("/remediation/az").and_then(Value::as_str).map(str::to_string),
             remediation_arm: meta.pointer("/remediation/arm").cloned(),
+            check: text("check"),
             frameworks,
             definition,
         }
@@ -88,9 +93,14 @@ const FILES: &[(&str, &str)] = &[
     ("network-outbound-restricted", include_str!("../catalogue/network-outbound-restricted.json")),
     ("identity-local-auth-disabled", include_str!("../catalogue/identity-local-auth-disabled.json")),
     ("identity-managed-identity", include_str!("../catalogue/identity-managed-identity.json")),
-    ("privilege-no-user-write", include_str!("../catalogue/privilege-no-user-write.json")),
-    ("privilege-workload-invoke-only", include_str!("../catalogue/privilege-workload-invoke-only.json")),
-    ("privilege-orphaned-assignment", include_str!("../catalogue/privilege-orphaned-assignment.json")),
+    ("access-key-access-while-keys-enabled", include_str!("../catalogue/access-key-access-while-keys-enabled.json")),
+    ("access-user-write-level", include_str!("../catalogue/access-user-write-level.json")),
+    ("access-workload-beyond-invoke", include_str!("../catalogue/access-workload-beyond-invoke.json")),
+    ("access-principal-deleted", include_str!("../catalogue/access-principal-deleted.json")),
+    ("access-custom-role-wildcard", include_str!("../catalogue/access-custom-role-wildcard.json")),
+    ("access-standing-privileged", include_str!("../catalogue/access-standing-privileged.json")),
+    ("access-broad-scope", include_str!("../catalogue/access-broad-scope.json")),
+    ("access-guest-data", include_str!("../catalogue/access-guest-data.json")),
     ("content-filter-assigned", include_str!("../catalogue/content-filter-assigned.json")),
     ("content-filter-thresholds", include_str!("../catalogue/content-filter-thresholds.json")),
     ("content-prompt-shields", include_str!("../catalogue/content-prompt-shields.json")),

@@ -22,6 +22,7 @@
 //! `staging`): four to six times faster than inserting each row into seven
 //! indexes, and the work of two backends instead of one.
 
+use super::access::AccessInputs;
 use super::attest::Attested;
 use super::definitions::Library;
 use super::incremental::{self, Basis};
@@ -63,7 +64,12 @@ const CHUNK: usize = 5_000;
 struct Context {
     /// The catalogue and the imported definitions.
     library: Library,
+    /// The assignments the policy engine evaluates (all but those of the
+    /// controls Attest's own checks decide).
     assignments: Vec<Assignment>,
+    /// The role-review controls switched on, and what their checks read.
+    checks: Vec<(Assignment, attest_rbac::Check)>,
+    access: AccessInputs,
     now: OffsetDateTime,
     /// The latest attestation of each (control, resource).
     attested: HashMap<(String, String), Attested>,
@@ -264,8 +270,23 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
         tracing::info!(aliases = aliases.len(), changed, "Policy aliases read by the scan");
     }
     let provider_hashes: Vec<Vec<u8>> = providers.into_iter().map(|(hash, _)| hash).collect();
-    let context =
-        incremental::context_hash(&library, &assignments, &attested, &exemptions, &provider_hashes, header.finished_at);
+    let access = AccessInputs::load(&mut tx, snapshot_id).await?;
+    let context = incremental::context_hash(
+        &library,
+        &assignments,
+        &attested,
+        &exemptions,
+        &provider_hashes,
+        access.fingerprint(),
+        header.finished_at,
+    );
+    let checks = super::access::checks(&assignments, |id| {
+        let c = library.control(id).filter(|c| c.check.is_some())?;
+        let effect = c.definition.parameters.get("effect").and_then(|p| p.default.clone()).unwrap_or(Value::Null);
+        Some((c.definition.name.clone(), effect))
+    });
+    let assignments: Vec<Assignment> =
+        assignments.into_iter().filter(|a| !checks.iter().any(|(c, _)| c.id == a.id)).collect();
 
     // Against the same context as the head, only what changed is evaluated.
     let mut incremental = None;
@@ -324,7 +345,16 @@ async fn run(pool: &PgPool, snapshot_id: Uuid, actor: &str, reason: &str, again:
                    elapsed = ?started.elapsed(), "evaluation prepared");
     let target = Target { evaluation_id, chain: chain.clone(), continuing: staged.is_none(), now: header.finished_at };
     let staging = staged.map(|relation| Staging::start(pool, relation, chain.clone(), evaluation_id));
-    let ctx = Arc::new(Context { library, assignments, now: header.finished_at, attested, hashes, exemptions });
+    let ctx = Arc::new(Context {
+        library,
+        assignments,
+        checks,
+        access,
+        now: header.finished_at,
+        attested,
+        hashes,
+        exemptions,
+    });
     let mut pipeline = Pipeline::new(ctx, before, staging);
     let mut subjects = subjects::build(docs);
     while !subjects.is_empty() {
@@ -685,7 +715,9 @@ impl Pipeline {
                 .iter()
                 .map(|s| (s.id.clone(), s.doc.get("type").and_then(Value::as_str).unwrap_or_default().to_string()))
                 .collect();
-            let results = evaluate_all(ctx.library.catalog(), &ctx.assignments, &[], &chunk, ctx.now);
+            let mut results = evaluate_all(ctx.library.catalog(), &ctx.assignments, &[], &chunk, ctx.now);
+            let docs: Vec<(&str, &Value)> = chunk.iter().map(|s| (s.id.as_str(), &s.doc)).collect();
+            ctx.access.flag(&ctx.checks, &docs, &mut results);
             let mut totals = Totals::default();
             let rows = rows(&results, &types, &ctx, &mut totals)?;
             Ok((rows, totals))

@@ -36,6 +36,7 @@ pub(super) fn context_hash(
     attested: &HashMap<(String, String), Attested>,
     exemptions: &Exemptions,
     providers: &[Vec<u8>],
+    access: &[u8],
     now: OffsetDateTime,
 ) -> Vec<u8> {
     let mut h = Sha256::new();
@@ -55,6 +56,8 @@ pub(super) fn context_hash(
     let mut providers: Vec<&[u8]> = providers.iter().map(Vec::as_slice).collect();
     providers.sort();
     part("providers", &providers.concat());
+    // What the role-review checks read besides each assignment.
+    part("access", access);
     // A rule that reads utcNow() gives a verdict that depends on when the
     // snapshot was taken, so then the time is part of the context too.
     let reads_time = |text: &str| text.to_ascii_lowercase().contains("utcnow");

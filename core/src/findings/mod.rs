@@ -3,6 +3,7 @@
 //! stable id, its state stored as spans over evaluations (written only when
 //! it changes), with evidence, delta and first-seen time.
 
+pub mod access;
 pub mod assignments;
 pub mod attest;
 pub mod definitions;

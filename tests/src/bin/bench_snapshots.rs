@@ -276,7 +276,7 @@ async fn findings_bench(db_url: &str) -> anyhow::Result<()> {
         base.clone(),
         FindingFilter { state: "NonCompliant".into(), ..base.clone() },
         FindingFilter { severity: "High".into(), state: "NonCompliant".into(), ..base.clone() },
-        FindingFilter { control: "attest-privilege-no-user-write".into(), ..base.clone() },
+        FindingFilter { control: "attest-access-user-write-level".into(), ..base.clone() },
         FindingFilter { framework: "GDPR".into(), ..base.clone() },
         FindingFilter { resource: typed.clone(), ..base.clone() },
         FindingFilter { page: 200, ..base.clone() },
