@@ -9,23 +9,14 @@
 use attest_rbac::documents::{DenyAssignment, RoleAssignment, RoleDefinition};
 use attest_rbac::{AccountFacts, Checker, Hierarchy, Index};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::Instant;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const ACCOUNTS: usize = 5_000;
 const ASSIGNMENTS: usize = 500_000;
 const SUBSCRIPTIONS: usize = 50;
-
-fn fixtures() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/fixtures/roles");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        assert!(dir.pop(), "shared/fixtures not found beside the checkout or any parent");
-    }
-}
 
 /// A small deterministic generator (xorshift), so runs are comparable.
 struct Rng(u64);
@@ -43,7 +34,7 @@ impl Rng {
 
 fn main() {
     let mut definitions = Vec::new();
-    for entry in std::fs::read_dir(fixtures()).unwrap() {
+    for entry in std::fs::read_dir(common::fixtures().join("roles")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         definitions.push(RoleDefinition::parse(&serde_json::from_str::<Value>(&text).unwrap(), "").unwrap());
     }

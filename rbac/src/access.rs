@@ -94,10 +94,6 @@ impl Level {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Level::OwnerLevel => "Owner-level",

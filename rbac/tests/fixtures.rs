@@ -3,14 +3,11 @@
 
 use attest_rbac::documents::{parse_all, DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
 use serde_json::Value;
-use std::path::PathBuf;
+
+mod common;
 
 fn fixture(path: &str) -> Value {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    while !dir.join("shared/fixtures").is_dir() {
-        assert!(dir.pop(), "shared/fixtures not found beside the checkout or any parent");
-    }
-    let text = std::fs::read_to_string(dir.join("shared/fixtures").join(path)).unwrap();
+    let text = std::fs::read_to_string(common::fixtures().join(path)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -7,11 +7,14 @@
 
 use attest_rbac::documents::{documents, DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
 use attest_rbac::{can, AccountFacts, Checker, Hierarchy, Index, Operation, PrincipalFacts};
+use common::fixtures;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod common;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,19 +116,6 @@ enum Doc {
         patch: Value,
     },
     Inline(Value),
-}
-
-fn fixtures() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/fixtures");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        if !dir.pop() {
-            panic!("shared/fixtures not found beside the checkout or any parent");
-        }
-    }
 }
 
 fn merge(target: &mut Value, patch: &Value) {

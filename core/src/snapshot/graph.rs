@@ -57,18 +57,6 @@ impl PrincipalKind {
             PrincipalKind::Other => "other",
         }
     }
-
-    /// From a role assignment's `principalType` (`User`, `Group`,
-    /// `ServicePrincipal`, `ForeignGroup`, `Device`).
-    pub fn from_principal_type(t: &str) -> PrincipalKind {
-        match t.to_ascii_lowercase().as_str() {
-            "user" => PrincipalKind::User,
-            "group" | "foreigngroup" => PrincipalKind::Group,
-            "serviceprincipal" => PrincipalKind::ServicePrincipal,
-            "device" => PrincipalKind::Device,
-            _ => PrincipalKind::Other,
-        }
-    }
 }
 
 /// A principal as a person reads it.
