@@ -4,6 +4,7 @@
 //! Every function that changes state takes a transaction and writes its audit
 //! entry in it, so a change and its record commit or vanish together.
 
+pub mod access;
 pub mod audit;
 pub mod checkpoints;
 pub mod display;

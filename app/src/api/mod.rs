@@ -2,6 +2,7 @@
 //! caller's roles, call the domain layer, shape the answer. Endpoints are
 //! named (not hashed) so the authorization tests can call every one.
 
+pub mod access;
 pub mod admin;
 pub mod assignments;
 pub mod audit;

@@ -56,6 +56,7 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                                 <a href="/" aria-current=current("/")>"Dashboard"</a>
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>
                                 <a href="/frameworks" aria-current=current("/frameworks")>"Frameworks"</a>
+                                {audit.then(|| view! { <a href="/access" aria-current=current("/access") data-testid="nav-access">"Access"</a> })}
                                 <a href="/exemptions" aria-current=current("/exemptions") title="Approved exemptions that drifted or expire within 14 days">
                                     "Exemptions"
                                     <Suspense fallback=|| ()>

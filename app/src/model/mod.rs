@@ -1,9 +1,11 @@
 //! Types shared by the browser and the server: what server functions take
 //! and return. Plain data, so the WebAssembly side needs no server crates.
 
+mod access;
 mod error;
 mod exemptions;
 mod findings;
+pub use access::*;
 pub use exemptions::*;
 pub use findings::*;
 

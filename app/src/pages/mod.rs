@@ -1,5 +1,6 @@
 //! One page per file.
 
+pub mod access;
 pub mod approvals;
 pub mod assignments;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod frameworks;
 pub mod import;
 pub mod inventory;
 pub mod not_found;
+pub mod principal;
 pub mod resource;
 pub mod signin;
 pub mod snapshots;

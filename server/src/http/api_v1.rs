@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/findings", get(super::findings_api::list))
         .route("/findings.csv", get(super::findings_api::csv))
         .route("/findings/{id}", get(super::findings_api::one))
+        .route("/access", get(super::access_api::list))
+        .route("/principals/{id}", get(super::access_api::principal))
         .route("/openapi.json", get(super::findings_api::openapi))
         .route("/exemptions", post(super::exemptions_api::create))
         .route("/exemptions/{id}", get(super::exemptions_api::one))

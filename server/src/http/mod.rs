@@ -1,6 +1,7 @@
 //! HTTP concerns around the handlers: authentication, CSRF, security headers,
 //! health checks and the REST API.
 
+pub mod access_api;
 pub mod api_v1;
 pub mod attest;
 pub mod auth;

@@ -81,10 +81,12 @@ struct Ids<'a> {
     exemption: &'a str,
     /// A finding nobody asked about: the approver's own request.
     spare: &'a str,
+    /// A principal a role assignment names.
+    principal: &'a str,
 }
 
 fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
-    let Ids { token: token_id, snapshot, account, finding, manual, exemption, spare } = *ids;
+    let Ids { token: token_id, snapshot, account, finding, manual, exemption, spare, principal } = *ids;
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
@@ -100,6 +102,13 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         page("/findings?state=NonCompliant&severity=High&framework=GDPR&subscription=00000000-0000-0000-0000-000000000000&resource=acct", SIGNED_IN),
         page(at(format!("/findings/{finding}")), SIGNED_IN),
         page("/frameworks", SIGNED_IN),
+        // Who holds which keys, by directory name: for those who review access.
+        page("/access", AUDIT_READERS),
+        page("/access?flagged=true&level=owner_level&principal_type=user&flag=attest-access-broad-scope", AUDIT_READERS),
+        page(at(format!("/access/principals/{principal}")), AUDIT_READERS),
+        Rule { anon: 401, ..page("/api/v1/access?flagged=true", AUDIT_READERS) },
+        Rule { anon: 401, ..page(at(format!("/api/v1/access?account={}", account_q.trim_start_matches("id="))), AUDIT_READERS) },
+        Rule { anon: 401, ..page(at(format!("/api/v1/principals/{principal}")), AUDIT_READERS) },
         page("/frameworks?name=GDPR", SIGNED_IN),
         // Every signed-in role sees the page; only an admin sees the form.
         page("/import", SIGNED_IN),
@@ -165,6 +174,12 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         call("/api/fn/findings/compliance", "", SIGNED_IN),
         call("/api/fn/findings/framework", "name=HIPAA", SIGNED_IN),
         call("/api/fn/admin/assignments", "", ADMIN),
+        call(
+            "/api/fn/access/list",
+            "query[account]=&query[principal_type]=user&query[level]=&query[flag]=&query[subscription]=&query[flagged]=true&query[page]=1",
+            AUDIT_READERS,
+        ),
+        call("/api/fn/access/principal", format!("id={principal}"), AUDIT_READERS),
         // One pending request per finding: each caller asks for its own.
         call(
             "/api/fn/exemptions/request",
@@ -242,14 +257,18 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
         tx.commit().await?;
         id.to_string()
     };
-    let (snapshot, account) = {
+    let (snapshot, account, principal) = {
         use attest_core::snapshot::{demo, store};
         let estate = demo::generate(4, 2);
         let mut tx = pool.begin().await?;
         let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
         tx.commit().await?;
         attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
-        (stored.id.to_string(), estate.accounts[0].account["id"].as_str().unwrap().to_string())
+        (
+            stored.id.to_string(),
+            estate.accounts[0].account["id"].as_str().unwrap().to_string(),
+            estate.role_assignments[0]["properties"]["principalId"].as_str().unwrap().to_string(),
+        )
     };
     let finding: i64 = sqlx::query_scalar("select min(finding_id) from finding_spans").fetch_one(&pool).await?;
     let finding = finding.to_string();
@@ -295,6 +314,7 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
             manual: &manual,
             exemption: &exemption,
             spare: &spare,
+            principal: &principal,
         };
         for rule in matrix(who, &ids) {
             // A fresh session per request: sign-out must not affect the next.
@@ -323,7 +343,16 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
 #[test]
 fn every_server_function_is_in_the_matrix() {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
-    let ids = Ids { token: "x", snapshot: "s", account: "a", finding: "1", manual: "2", exemption: "3", spare: "4" };
+    let ids = Ids {
+        token: "x",
+        snapshot: "s",
+        account: "a",
+        finding: "1",
+        manual: "2",
+        exemption: "3",
+        spare: "4",
+        principal: "p",
+    };
     let covered: BTreeSet<String> = matrix(Who::Admin, &ids)
         .into_iter()
         .filter(|r| r.path.starts_with("/api/fn/"))

@@ -637,3 +637,59 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
     b.client.clone().close().await?;
     Ok(())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_auditor_narrows_the_access_page_to_what_is_flagged_and_opens_a_principal(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    use attest_core::snapshot::{demo, store};
+    use fantoccini::Locator;
+    let estate = demo::generate(12, 42);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
+    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
+    accounts::user(&pool, "aude", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "aude", accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+
+    // From the navigation to the whole list.
+    b.click("[data-testid='nav-access']").await?;
+    b.wait_path("/access").await?;
+    let all = b.wait_text("[data-testid='access-count']", "principals").await?;
+    let total: usize = all.split_whitespace().next().unwrap_or_default().parse()?;
+    let rows = b.client.find_all(Locator::Css("tr[data-testid='access-row']")).await?.len();
+    assert_eq!(rows, total.min(50), "{all}");
+
+    // Flagged only: fewer rows, every one with a flag linking to its findings.
+    b.click("[data-testid='flagged-only']").await?;
+    b.select("#a-type", "user").await?;
+    b.click("form[data-testid='access-filters'] button[type='submit']").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !b.client.current_url().await?.query().unwrap_or_default().contains("flagged=true") {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the filters were not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.wait_hydrated().await?;
+    let flagged = b.wait_text("[data-testid='access-count']", "principal").await?;
+    let n: usize = flagged.split_whitespace().next().unwrap_or_default().parse()?;
+    assert!(n > 0 && n < total, "{flagged} of {all}");
+    for row in b.client.find_all(Locator::Css("tr[data-testid='access-row']")).await? {
+        assert!(row.find(Locator::Css("[data-testid='flag'] a[href^='/findings?']")).await.is_ok());
+        assert_eq!(row.find(Locator::Css("[data-testid='principal-kind']")).await?.text().await?, "User");
+    }
+
+    // A principal's page: its name, every account it reaches, a way back.
+    let link = b.client.find(Locator::Css("[data-testid='principal-link']")).await?;
+    let name = link.text().await?;
+    link.click().await?;
+    b.wait_text("[data-testid='principal-name']", &name).await?;
+    assert!(b.client.current_url().await?.path().starts_with("/access/principals/"));
+    let accounts = b.client.find_all(Locator::Css("tr[data-testid='principal-account']")).await?;
+    assert!(!accounts.is_empty());
+    b.wait_text("[data-testid='principal-flagged']", "flagged").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}

@@ -460,6 +460,7 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
     assert_eq!(
         paths,
         [
+            "/access",
             "/exemptions",
             "/exemptions/{id}",
             "/exemptions/{id}/decisions",
@@ -467,6 +468,7 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
             "/findings/{id}",
             "/me",
             "/openapi.json",
+            "/principals/{id}",
             "/snapshots"
         ]
     );

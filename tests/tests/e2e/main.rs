@@ -3,6 +3,7 @@
 //! fourteen copies of the server cost the suite minutes on two cores.
 //! nextest still runs every test in its own process, so nothing is shared.
 
+mod access;
 mod access_flags;
 mod authz;
 mod browse;

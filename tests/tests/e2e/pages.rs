@@ -25,6 +25,7 @@ async fn pages(pool: &PgPool) -> anyhow::Result<Vec<String>> {
     let manual: i64 =
         sqlx::query_scalar("select min(finding_id) from finding_spans where effect = 'manual'").fetch_one(pool).await?;
     let account = estate.accounts[0].account["id"].as_str().unwrap_or_default().to_string();
+    let principal = estate.role_assignments[0]["properties"]["principalId"].as_str().unwrap_or_default().to_string();
     let account_q: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", &account).finish();
     Ok([
         "/".to_string(),
@@ -33,6 +34,9 @@ async fn pages(pool: &PgPool) -> anyhow::Result<Vec<String>> {
         format!("/findings/{finding}"),
         format!("/findings/{manual}"),
         "/frameworks".into(),
+        "/access".into(),
+        "/access?flagged=true".into(),
+        format!("/access/principals/{principal}"),
         "/exemptions".into(),
         "/exemptions/new".into(),
         "/approvals".into(),

@@ -1,0 +1,710 @@
+//! Effective access as an auditor reads it: for a snapshot, every principal
+//! whose role assignments reach each AI account, at the levels they give
+//! (`attest_rbac::Level`), through which assignments, with the flags those
+//! assignments raise; and one principal's access across the estate, active
+//! and PIM-eligible.
+//!
+//! Computed on request by the pure `rbac` crate from the snapshot's
+//! documents. The database narrows what is read: a request for one account
+//! reads only the assignments whose scope is that account or above it, and
+//! one for a principal only that principal's.
+
+use crate::error::{CoreError, CoreResult};
+use crate::snapshot::graph::Principal as GraphPrincipal;
+use attest_rbac::documents::{DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
+use attest_rbac::{AccountFacts, Check, Checker, Hierarchy, Index, Level, PrincipalFacts};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::collections::{BTreeSet, HashMap};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Longest value of a text filter.
+pub const MAX_FILTER: usize = 2_048;
+/// Most rows a page holds.
+pub const MAX_PER_PAGE: i64 = 500;
+
+/// What the access list is narrowed to; empty strings filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct AccessFilter {
+    /// The snapshot; `None` is the newest evaluated one (else the newest stored).
+    pub snapshot: Option<Uuid>,
+    /// An account's ARM id (any case).
+    pub account: String,
+    /// A principal's object id.
+    pub principal: String,
+    /// `user`, `group`, `service_principal`, `device`, `other`.
+    pub principal_type: String,
+    /// A level's name (`Level::as_str`): rows holding it.
+    pub level: String,
+    /// A check's control name (`attest-access-…`): rows flagged by it.
+    pub flag: String,
+    /// A subscription id: its accounts only.
+    pub subscription: String,
+    /// Only rows with at least one flag.
+    pub flagged: bool,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Whether the directory was asked about a principal, and what it said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Microsoft Graph described it.
+    Resolved,
+    /// Graph was asked and no longer has it.
+    Deleted,
+    /// Graph was not asked (no permission, or a schema 1 snapshot): shown by id.
+    Unresolved,
+}
+
+/// A principal as far as the snapshot knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalInfo {
+    /// Lower case.
+    pub id: String,
+    /// From Graph when resolved, else from the assignment's `principalType`.
+    pub kind: String,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub app_id: Option<String>,
+    pub guest: bool,
+    pub resolution: Resolution,
+}
+
+impl PrincipalInfo {
+    /// What a person calls it: its display name, else its id.
+    pub fn name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// One level held, and through which assignments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldLevel {
+    /// `Level::as_str`.
+    pub level: &'static str,
+    pub label: &'static str,
+    /// Held only where an ABAC condition allows.
+    pub conditional: bool,
+    pub assignments: Vec<String>,
+}
+
+/// A role assignment as the access pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssignmentInfo {
+    pub id: String,
+    pub role: String,
+    pub role_definition_id: String,
+    pub custom_role: bool,
+    pub scope: String,
+    /// Made above the account (resource group, subscription, management
+    /// group or root) and inherited.
+    pub inherited: bool,
+    /// Carries a PIM activation (time-bound), rather than standing.
+    pub activated: bool,
+    pub condition: Option<String>,
+}
+
+/// A flag an assignment raises, with the reasons that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagInfo {
+    /// The control's name (`attest-access-…`).
+    pub check: &'static str,
+    pub assignment: String,
+    pub reasons: Vec<String>,
+}
+
+/// Everything one principal can do to one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessRow {
+    pub account_id: String,
+    pub account_name: String,
+    pub subscription_id: String,
+    pub principal: PrincipalInfo,
+    /// Strongest first.
+    pub levels: Vec<HeldLevel>,
+    pub assignments: Vec<AssignmentInfo>,
+    /// Deny assignments that removed some of what the roles grant.
+    pub denied_by: Vec<String>,
+    pub flags: Vec<FlagInfo>,
+}
+
+/// What the snapshot could and could not see, so a reader knows how far
+/// to trust the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Microsoft Graph was read: principals are named, deleted ones known.
+    pub graph: bool,
+    /// PIM schedules were read: activated access is told from standing.
+    pub pim: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessPage {
+    pub snapshot_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub coverage: Coverage,
+    pub rows: Vec<AccessRow>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// A PIM eligibility: a role the principal may activate, not holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Eligibility {
+    pub id: String,
+    pub role: String,
+    pub scope: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// The accounts it would reach once activated.
+    pub accounts: Vec<String>,
+}
+
+/// One principal across the estate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrincipalView {
+    pub snapshot_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub coverage: Coverage,
+    pub principal: PrincipalInfo,
+    /// Per account it reaches, what it can do there (active access).
+    pub accounts: Vec<AccessRow>,
+    pub eligible: Vec<Eligibility>,
+}
+
+/// The choices a filter's values must come from.
+pub fn principal_types() -> [&'static str; 5] {
+    ["user", "group", "service_principal", "device", "other"]
+}
+
+/// The levels, strongest first: (name, label).
+pub fn levels() -> Vec<(&'static str, &'static str)> {
+    Level::ALL.iter().map(|l| (l.as_str(), l.label())).collect()
+}
+
+/// The flags: (control name, what the flag says, in a few words). The
+/// controls' titles say what should hold; a flag says what does not.
+pub fn checks() -> Vec<(&'static str, &'static str)> {
+    Check::ALL.iter().map(|c| (c.name(), flag_label(*c))).collect()
+}
+
+/// What a flag says, in a few words.
+pub fn flag_label(check: Check) -> &'static str {
+    match check {
+        Check::KeyAccessWhileKeysEnabled => "Can list keys while key access is enabled",
+        Check::UserWithWriteAccess => "A user with Contributor-level rights",
+        Check::WorkloadBeyondInvoke => "A workload identity beyond calling models",
+        Check::PrincipalDeleted => "The principal was deleted",
+        Check::CustomRoleWildcard => "A custom role with wildcard actions",
+        Check::StandingPrivilegedAccess => "Standing privileged access, not through PIM",
+        Check::BroadScope => "Granted at a broad scope",
+        Check::GuestWithDataAccess => "A guest who can call the models",
+    }
+}
+
+/// A snapshot's accounts: (ARM id, name), by name.
+pub async fn accounts(pool: &PgPool, snapshot: Uuid) -> CoreResult<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        r#"select d.resource_id, coalesce(d.body->>'name', d.resource_id) as "name!"
+             from snapshot_members m
+            cross join lateral unnest(m.ids) as member(id)
+             join documents d on d.id = member.id
+            where m.snapshot_id = $1 and m.kind = 'account'
+            order by lower(coalesce(d.body->>'name', d.resource_id)), d.resource_id"#,
+        snapshot
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.resource_id, r.name)).collect())
+}
+
+impl AccessFilter {
+    fn check(&self) -> CoreResult<()> {
+        for (field, value) in [
+            ("account", &self.account),
+            ("principal", &self.principal),
+            ("subscription", &self.subscription),
+            ("principal_type", &self.principal_type),
+            ("level", &self.level),
+            ("flag", &self.flag),
+        ] {
+            if value.len() > MAX_FILTER {
+                return Err(CoreError::invalid(field, format!("longer than {MAX_FILTER} bytes")));
+            }
+        }
+        if !self.principal_type.is_empty() && !principal_types().contains(&self.principal_type.as_str()) {
+            return Err(CoreError::invalid(
+                "principal_type",
+                format!("{:?} is not one of {}", self.principal_type, principal_types().join(", ")),
+            ));
+        }
+        if !self.level.is_empty() && !Level::ALL.iter().any(|l| l.as_str() == self.level) {
+            let names: Vec<&str> = Level::ALL.iter().map(|l| l.as_str()).collect();
+            return Err(CoreError::invalid("level", format!("{:?} is not one of {}", self.level, names.join(", "))));
+        }
+        if !self.flag.is_empty() && Check::parse(&self.flag).is_none() {
+            let names: Vec<&str> = Check::ALL.iter().map(|c| c.name()).collect();
+            return Err(CoreError::invalid("flag", format!("{:?} is not one of {}", self.flag, names.join(", "))));
+        }
+        if self.page < 1 {
+            return Err(CoreError::invalid("page", "pages are numbered from 1"));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(CoreError::invalid("per_page", format!("between 1 and {MAX_PER_PAGE}")));
+        }
+        Ok(())
+    }
+}
+
+/// The snapshot a request is about: the one named (it must exist), else the
+/// newest evaluated, else the newest stored.
+pub async fn resolve_snapshot(pool: &PgPool, named: Option<Uuid>) -> CoreResult<(Uuid, OffsetDateTime)> {
+    let id = match named {
+        Some(id) => Some(id),
+        None => crate::findings::query::latest(pool).await?.map(|(id, _)| id),
+    };
+    if let Some(id) = id {
+        let at = sqlx::query_scalar!("select finished_at from snapshots where id = $1", id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("snapshot"))?;
+        return Ok((id, at));
+    }
+    sqlx::query!("select id, finished_at from snapshots order by finished_at desc, imported_at desc limit 1")
+        .fetch_optional(pool)
+        .await?
+        .map(|r| (r.id, r.finished_at))
+        .ok_or_else(|| CoreError::not_found("snapshot (nothing has been imported yet)"))
+}
+
+/// Which role assignments to read.
+enum Narrow<'a> {
+    All,
+    /// Those whose scope is this account (lower case) or above it.
+    Account(&'a str),
+    /// Those of this principal (lower case).
+    Principal(&'a str),
+}
+
+/// A snapshot's access documents, parsed.
+struct Estate {
+    definitions: Vec<RoleDefinition>,
+    assignments: Vec<RoleAssignment>,
+    denies: Vec<DenyAssignment>,
+    eligible: Vec<ScheduleInstance>,
+    active: Vec<ScheduleInstance>,
+    /// Accounts by id as stored: (name, facts).
+    accounts: Vec<(String, AccountFacts)>,
+    /// Principal records by lower-case id: the directory object, `None` when deleted.
+    principals: HashMap<String, Option<GraphPrincipal>>,
+    coverage: Coverage,
+}
+
+impl Estate {
+    async fn load(pool: &PgPool, snapshot: Uuid, narrow: Narrow<'_>) -> CoreResult<Estate> {
+        let docs = sqlx::query!(
+            r#"select d.kind, d.body from snapshot_members m
+                cross join lateral unnest(m.ids) as member(id)
+                 join documents d on d.id = member.id
+                where m.snapshot_id = $1
+                  and m.kind in ('role_definition', 'deny_assignment', 'role_eligibility_instance',
+                                 'role_assignment_instance', 'principal')"#,
+            snapshot
+        )
+        .fetch_all(pool)
+        .await?;
+        let (mode, value) = match narrow {
+            Narrow::All => ("all", ""),
+            Narrow::Account(a) => ("account", a),
+            Narrow::Principal(p) => ("principal", p),
+        };
+        // An assignment's scope is its id without the
+        // `/providers/Microsoft.Authorization/roleAssignments/{name}` tail;
+        // management groups are taken to reach every account (the snapshot
+        // does not record the hierarchy).
+        let assignments = sqlx::query_scalar!(
+            r#"select d.body from snapshot_members m
+                cross join lateral unnest(m.ids) as member(id)
+                 join documents d on d.id = member.id
+                cross join lateral (select regexp_replace(lower(d.resource_id),
+                       '/providers/microsoft\.authorization/roleassignments/[^/]+$', '') as scope) s
+                where m.snapshot_id = $1 and m.kind = 'role_assignment'
+                  and ($2 = 'all'
+                       or ($2 = 'principal' and lower(d.body #>> '{properties,principalId}') = $3)
+                       or ($2 = 'account' and (s.scope = '' or s.scope = $3 or starts_with($3, s.scope || '/')
+                            or s.scope like '/providers/microsoft.management/managementgroups/%')))"#,
+            snapshot,
+            mode,
+            value
+        )
+        .fetch_all(pool)
+        .await?;
+        let accounts = sqlx::query!(
+            r#"select d.resource_id, coalesce(d.body->>'name', '') as "name!",
+                      (d.body #>> '{properties,disableLocalAuth}') as "disable_local_auth"
+                 from snapshot_members m
+                cross join lateral unnest(m.ids) as member(id)
+                 join documents d on d.id = member.id
+                where m.snapshot_id = $1 and m.kind = 'account'
+                order by d.resource_id"#,
+            snapshot
+        )
+        .fetch_all(pool)
+        .await?;
+        let header = sqlx::query!("select schema_version, errors from snapshots where id = $1", snapshot)
+            .fetch_one(pool)
+            .await?;
+        let failed = |what: &str| {
+            header
+                .errors
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["request"].as_str().is_some_and(|r| r.contains(what))))
+        };
+
+        let mut estate = Estate {
+            definitions: Vec::new(),
+            // A document the engine cannot read is left out, as evaluation does.
+            assignments: assignments.iter().filter_map(|b| RoleAssignment::parse(b, "").ok()).collect(),
+            denies: Vec::new(),
+            eligible: Vec::new(),
+            active: Vec::new(),
+            accounts: accounts
+                .into_iter()
+                .map(|a| {
+                    let facts = AccountFacts {
+                        local_auth_enabled: a.disable_local_auth.as_deref() != Some("true"),
+                        id: a.resource_id,
+                    };
+                    (a.name, facts)
+                })
+                .collect(),
+            principals: HashMap::new(),
+            coverage: Coverage { graph: false, pim: header.schema_version >= 2 && !failed("ScheduleInstances") },
+        };
+        for d in &docs {
+            match d.kind.as_str() {
+                "role_definition" => estate.definitions.extend(RoleDefinition::parse(&d.body, "").ok()),
+                "deny_assignment" => estate.denies.extend(DenyAssignment::parse(&d.body, "").ok()),
+                "role_eligibility_instance" => estate.eligible.extend(ScheduleInstance::parse(&d.body, "").ok()),
+                "role_assignment_instance" => estate.active.extend(ScheduleInstance::parse(&d.body, "").ok()),
+                "principal" => {
+                    let Some(id) = d.body["id"].as_str() else { continue };
+                    let object = d.body.get("object").filter(|o| !o.is_null());
+                    let described = match object {
+                        None => None,
+                        Some(o) => match GraphPrincipal::from_graph(o) {
+                            Ok(p) => Some(p),
+                            Err(_) => continue,
+                        },
+                    };
+                    estate.principals.insert(id.to_ascii_lowercase(), described);
+                }
+                _ => {}
+            }
+        }
+        estate.coverage.graph = !estate.principals.is_empty() && !failed("getByIds");
+        Ok(estate)
+    }
+
+    fn facts(&self) -> HashMap<String, PrincipalFacts> {
+        self.principals
+            .iter()
+            .map(|(id, p)| {
+                let facts = match p {
+                    None => PrincipalFacts { exists: false, guest: false, kind: None },
+                    Some(p) => PrincipalFacts { exists: true, guest: p.guest, kind: Some(p.kind.as_str().into()) },
+                };
+                (id.clone(), facts)
+            })
+            .collect()
+    }
+
+    fn principal_info(&self, id: &str, principal_type: &str) -> PrincipalInfo {
+        let from_arm = match principal_type.to_ascii_lowercase().as_str() {
+            "user" => "user",
+            "group" | "foreigngroup" => "group",
+            "serviceprincipal" => "service_principal",
+            "device" => "device",
+            _ => "other",
+        };
+        match self.principals.get(id) {
+            Some(Some(p)) => PrincipalInfo {
+                id: id.to_string(),
+                kind: p.kind.as_str().to_string(),
+                display_name: p.display_name.clone(),
+                user_principal_name: p.user_principal_name.clone(),
+                app_id: p.app_id.clone(),
+                guest: p.guest,
+                resolution: Resolution::Resolved,
+            },
+            found => PrincipalInfo {
+                id: id.to_string(),
+                kind: from_arm.to_string(),
+                display_name: None,
+                user_principal_name: None,
+                app_id: None,
+                guest: false,
+                resolution: if found.is_some() { Resolution::Deleted } else { Resolution::Unresolved },
+            },
+        }
+    }
+
+    /// The rows of the accounts `accounts` selects, unfiltered otherwise.
+    fn rows(&self, wanted: impl Fn(&AccountFacts) -> bool) -> Vec<AccessRow> {
+        let hierarchy = Hierarchy::default();
+        let facts = self.facts();
+        let plain: Vec<AccountFacts> = self.accounts.iter().map(|(_, f)| f.clone()).collect();
+        let checker =
+            Checker::new(&self.definitions, &self.denies, &hierarchy, &plain, &facts, self.coverage.pim, &self.active);
+        let index = Index::new(&self.definitions, &self.assignments);
+        let by_id: HashMap<&str, &RoleAssignment> = self.assignments.iter().map(|a| (a.id.as_str(), a)).collect();
+        let roles: HashMap<&str, &RoleDefinition> = self.definitions.iter().map(|d| (d.guid.as_str(), d)).collect();
+        let activated: BTreeSet<String> = self
+            .active
+            .iter()
+            .filter(|i| i.assignment_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Activated")))
+            .filter_map(|i| i.origin_role_assignment_id.as_deref().map(str::to_ascii_lowercase))
+            .collect();
+        // Each assignment's flags, decided once however many accounts it reaches.
+        let mut flags: HashMap<&str, Vec<FlagInfo>> = HashMap::new();
+        let mut rows = Vec::new();
+        for (name, account) in self.accounts.iter().filter(|(_, a)| wanted(a)) {
+            let account_lower = account.id.to_ascii_lowercase();
+            for access in index.account(&hierarchy, &self.denies, &account.id) {
+                let assignments: Vec<AssignmentInfo> = access
+                    .assignments
+                    .iter()
+                    .filter_map(|id| by_id.get(id))
+                    .map(|a| {
+                        let role = roles.get(a.role_guid().as_str());
+                        AssignmentInfo {
+                            id: a.id.clone(),
+                            role: role.map_or_else(|| format!("role {}", a.role_guid()), |r| r.role_name.clone()),
+                            role_definition_id: a.role_definition_id.clone(),
+                            custom_role: role.is_some_and(|r| r.custom),
+                            scope: a.scope.clone(),
+                            inherited: a.scope.to_ascii_lowercase() != account_lower,
+                            activated: activated.contains(&a.id.to_ascii_lowercase()),
+                            condition: a.condition.clone(),
+                        }
+                    })
+                    .collect();
+                let mut row_flags = Vec::new();
+                for a in access.assignments.iter().filter_map(|id| by_id.get(id)) {
+                    let decided = flags.entry(a.id.as_str()).or_insert_with(|| {
+                        checker
+                            .check(a)
+                            .into_iter()
+                            .filter(|f| f.flagged)
+                            .map(|f| FlagInfo { check: f.check.name(), assignment: a.id.clone(), reasons: f.reasons })
+                            .collect()
+                    });
+                    row_flags.extend(decided.iter().cloned());
+                }
+                // An assignment's flag is shown on the accounts where the
+                // access it is about is held: a deny may remove a key right
+                // here that the same assignment still gives elsewhere.
+                let held: Vec<Level> = access.levels.iter().map(|l| l.level).collect();
+                row_flags.retain(|f: &FlagInfo| Check::parse(f.check).is_none_or(|c| concerns(c, &held)));
+                let principal = self.principal_info(access.principal_id, access.principal_type);
+                rows.push(AccessRow {
+                    account_id: account.id.clone(),
+                    account_name: name.clone(),
+                    subscription_id: subscription_of(&account.id),
+                    levels: access
+                        .levels
+                        .iter()
+                        .map(|l| HeldLevel {
+                            level: l.level.as_str(),
+                            label: l.level.label(),
+                            conditional: l.conditional,
+                            assignments: l.assignments.iter().map(|s| s.to_string()).collect(),
+                        })
+                        .collect(),
+                    assignments,
+                    denied_by: access.denied_by.iter().map(|s| s.to_string()).collect(),
+                    flags: row_flags,
+                    principal,
+                });
+            }
+        }
+        rows
+    }
+}
+
+/// Whether a flag is about access among `held` (the levels on one account).
+fn concerns(check: Check, held: &[Level]) -> bool {
+    let any = |levels: &[Level]| levels.iter().any(|l| held.contains(l));
+    match check {
+        Check::KeyAccessWhileKeysEnabled => any(&[Level::ReadKeys]),
+        Check::UserWithWriteAccess => any(&[Level::OwnerLevel, Level::ChangeNetworkOrFilters]),
+        Check::WorkloadBeyondInvoke => {
+            any(&[Level::ManageAccess, Level::ChangeNetworkOrFilters, Level::ReadKeys, Level::DeployModels])
+        }
+        Check::StandingPrivilegedAccess => any(&[Level::ManageAccess]),
+        Check::BroadScope => held.iter().any(|l| *l != Level::ReadOnly),
+        Check::GuestWithDataAccess => any(&[Level::InvokeModels]),
+        Check::PrincipalDeleted | Check::CustomRoleWildcard => true,
+    }
+}
+
+/// The subscription id in an ARM id (lower case), or "".
+fn subscription_of(id: &str) -> String {
+    let lower = id.to_ascii_lowercase();
+    lower.strip_prefix("/subscriptions/").and_then(|rest| rest.split('/').next()).unwrap_or("").to_string()
+}
+
+/// The rank of a row's strongest level (0 strongest), for ordering.
+fn rank(row: &AccessRow) -> usize {
+    row.levels.first().and_then(|l| Level::ALL.iter().position(|x| x.as_str() == l.level)).unwrap_or(Level::ALL.len())
+}
+
+/// The access list: one row per (account, principal), filtered and paged;
+/// by account name, then the strongest access first, then principal name.
+pub async fn list(pool: &PgPool, filter: &AccessFilter) -> CoreResult<AccessPage> {
+    filter.check()?;
+    let (snapshot_id, finished_at) = resolve_snapshot(pool, filter.snapshot).await?;
+    let account = filter.account.trim().to_ascii_lowercase();
+    let principal = filter.principal.trim().to_ascii_lowercase();
+    let subscription = filter.subscription.trim().to_ascii_lowercase();
+    let narrow = if !principal.is_empty() {
+        Narrow::Principal(&principal)
+    } else if !account.is_empty() {
+        Narrow::Account(&account)
+    } else {
+        Narrow::All
+    };
+    let estate = Estate::load(pool, snapshot_id, narrow).await?;
+    let mut rows = estate.rows(|a| {
+        (account.is_empty() || a.id.eq_ignore_ascii_case(&account))
+            && (subscription.is_empty() || subscription_of(&a.id) == subscription)
+    });
+    rows.retain(|r| {
+        (principal.is_empty() || r.principal.id == principal)
+            && (filter.principal_type.is_empty() || r.principal.kind == filter.principal_type)
+            && (filter.level.is_empty() || r.levels.iter().any(|l| l.level == filter.level))
+            && (filter.flag.is_empty() || r.flags.iter().any(|f| f.check == filter.flag))
+            && (!filter.flagged || !r.flags.is_empty())
+    });
+    rows.sort_by(|a, b| {
+        (a.account_name.to_lowercase(), &a.account_id, rank(a), a.principal.name().to_lowercase(), &a.principal.id).cmp(
+            &(
+                b.account_name.to_lowercase(),
+                &b.account_id,
+                rank(b),
+                b.principal.name().to_lowercase(),
+                &b.principal.id,
+            ),
+        )
+    });
+    let total = rows.len() as i64;
+    let start = ((filter.page - 1).saturating_mul(filter.per_page)).min(total) as usize;
+    let rows: Vec<AccessRow> = rows.into_iter().skip(start).take(filter.per_page as usize).collect();
+    Ok(AccessPage {
+        snapshot_id,
+        finished_at,
+        coverage: estate.coverage,
+        rows,
+        total,
+        page: filter.page,
+        per_page: filter.per_page,
+    })
+}
+
+/// One principal: what it can do to every account, and what it is
+/// eligible for through PIM. NotFound when the snapshot names it nowhere.
+pub async fn principal(pool: &PgPool, snapshot: Option<Uuid>, id: &str) -> CoreResult<PrincipalView> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.is_empty() || id.len() > 128 {
+        return Err(CoreError::invalid("id", "a principal's object id"));
+    }
+    let (snapshot_id, finished_at) = resolve_snapshot(pool, snapshot).await?;
+    let estate = Estate::load(pool, snapshot_id, Narrow::Principal(&id)).await?;
+    let mut accounts = estate.rows(|_| true);
+    accounts.retain(|r| r.principal.id == id);
+    accounts.sort_by_key(|a| (rank(a), a.account_name.to_lowercase()));
+    let roles: HashMap<&str, &RoleDefinition> = estate.definitions.iter().map(|d| (d.guid.as_str(), d)).collect();
+    let eligible: Vec<Eligibility> = estate
+        .eligible
+        .iter()
+        .filter(|e| e.principal_id.eq_ignore_ascii_case(&id))
+        .map(|e| {
+            let scope = e.scope.to_ascii_lowercase();
+            Eligibility {
+                id: e.id.clone(),
+                role: roles
+                    .get(e.role_guid().as_str())
+                    .map_or_else(|| format!("role {}", e.role_guid()), |r| r.role_name.clone()),
+                scope: e.scope.clone(),
+                start: e.start.clone(),
+                end: e.end.clone(),
+                accounts: estate
+                    .accounts
+                    .iter()
+                    .filter(|(_, a)| {
+                        let account = a.id.to_ascii_lowercase();
+                        scope == "/" || account == scope || account.starts_with(&format!("{scope}/"))
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    let known = !accounts.is_empty() || !eligible.is_empty() || estate.principals.contains_key(&id);
+    if !known {
+        return Err(CoreError::not_found("principal in this snapshot"));
+    }
+    let principal_type = estate
+        .assignments
+        .iter()
+        .find(|a| a.principal_id.eq_ignore_ascii_case(&id))
+        .map(|a| a.principal_type.clone())
+        .or_else(|| {
+            estate.eligible.iter().find(|e| e.principal_id.eq_ignore_ascii_case(&id)).map(|e| e.principal_type.clone())
+        })
+        .unwrap_or_default();
+    Ok(PrincipalView {
+        snapshot_id,
+        finished_at,
+        coverage: estate.coverage,
+        principal: estate.principal_info(&id, &principal_type),
+        accounts,
+        eligible,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_of_reads_the_id() {
+        assert_eq!(subscription_of("/subscriptions/ABC/resourceGroups/x"), "abc");
+        assert_eq!(subscription_of("/providers/Microsoft.Management/managementGroups/m"), "");
+    }
+
+    #[test]
+    fn filters_refuse_unknown_values_by_name() {
+        let ok = AccessFilter { page: 1, per_page: 50, ..Default::default() };
+        assert!(ok.check().is_ok());
+        for (bad, field) in [
+            (AccessFilter { level: "god".into(), ..ok.clone() }, "level"),
+            (AccessFilter { flag: "attest-nope".into(), ..ok.clone() }, "flag"),
+            (AccessFilter { principal_type: "robot".into(), ..ok.clone() }, "principal_type"),
+            (AccessFilter { per_page: 501, ..ok.clone() }, "per_page"),
+            (AccessFilter { page: 0, ..ok.clone() }, "page"),
+            (AccessFilter { account: "x".repeat(MAX_FILTER + 1), ..ok.clone() }, "account"),
+        ] {
+            match bad.check() {
+                Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+}

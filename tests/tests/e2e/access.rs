@@ -1,0 +1,202 @@
+//! Effective access as the Access pages and `GET /api/v1/access` read it:
+//! computed from a stored snapshot by the RBAC engine, narrowed in the
+//! database to one account or one principal without changing the answer,
+//! honest about what the scan could not see, and refused to those who do
+//! not review access.
+
+use attest_core::access::{self, AccessFilter, AccessRow, Resolution};
+use attest_core::snapshot::{demo, store, Snapshot};
+use attest_core::{CoreError, Role};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+use tests::{accounts, spawn};
+use uuid::Uuid;
+
+async fn stored_and_evaluated(pool: &PgPool, s: &Snapshot) -> Uuid {
+    let mut tx = pool.begin().await.unwrap();
+    let id = store::insert(&mut tx, s, store::Source::Demo, "test").await.unwrap().id;
+    tx.commit().await.unwrap();
+    attest_core::findings::evaluate_snapshot(pool, id, "test").await.unwrap();
+    id
+}
+
+fn all(snapshot: Uuid) -> AccessFilter {
+    AccessFilter { snapshot: Some(snapshot), page: 1, per_page: 500, ..Default::default() }
+}
+
+async fn rows(pool: &PgPool, f: AccessFilter) -> Vec<AccessRow> {
+    let page = access::list(pool, &f).await.unwrap();
+    assert!(page.total <= 500, "the test estate fits one page");
+    page.rows
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn narrowing_to_an_account_or_a_principal_reads_less_and_answers_the_same(pool: PgPool) {
+    let s = demo::generate(12, 42);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let everything = rows(&pool, all(id)).await;
+    assert!(everything.len() > 20, "{}", everything.len());
+
+    // The demo estate makes every level and every flag show somewhere.
+    let levels: BTreeSet<&str> = everything.iter().flat_map(|r| r.levels.iter().map(|l| l.level)).collect();
+    assert_eq!(levels.len(), attest_rbac::Level::ALL.len(), "{levels:?}");
+    let flags: BTreeSet<&str> = everything.iter().flat_map(|r| r.flags.iter().map(|f| f.check)).collect();
+    assert_eq!(flags.len(), attest_rbac::Check::ALL.len(), "{flags:?}");
+
+    // One account, named in another case: exactly its rows of the whole list.
+    for (account, _) in access::accounts(&pool, id).await.unwrap() {
+        let narrowed = rows(&pool, AccessFilter { account: account.to_ascii_uppercase(), ..all(id) }).await;
+        let expected: Vec<&AccessRow> = everything.iter().filter(|r| r.account_id == account).collect();
+        assert_eq!(narrowed.iter().collect::<Vec<_>>(), expected, "{account}");
+    }
+    // One principal: exactly its rows, in every account it reaches.
+    let principals: BTreeSet<&str> = everything.iter().map(|r| r.principal.id.as_str()).collect();
+    for p in &principals {
+        let narrowed = rows(&pool, AccessFilter { principal: p.to_ascii_uppercase(), ..all(id) }).await;
+        let mut expected: Vec<&AccessRow> = everything.iter().filter(|r| r.principal.id == *p).collect();
+        let mut got: Vec<&AccessRow> = narrowed.iter().collect();
+        expected.sort_by_key(|r| &r.account_id);
+        got.sort_by_key(|r| &r.account_id);
+        assert_eq!(got, expected, "{p}");
+    }
+    // Flagged only, and one flag.
+    let flagged = rows(&pool, AccessFilter { flagged: true, ..all(id) }).await;
+    assert_eq!(flagged.len(), everything.iter().filter(|r| !r.flags.is_empty()).count());
+    assert!(flagged.len() < everything.len());
+    let deleted = rows(&pool, AccessFilter { flag: "attest-access-principal-deleted".into(), ..all(id) }).await;
+    assert!(!deleted.is_empty());
+    assert!(deleted.iter().all(|r| r.principal.resolution == Resolution::Deleted), "{deleted:?}");
+    // Paging: the second page of 5 is the whole list's rows 5..10.
+    let second = access::list(&pool, &AccessFilter { page: 2, per_page: 5, ..all(id) }).await.unwrap();
+    assert_eq!(second.total as usize, everything.len());
+    assert_eq!(second.rows, everything[5..10].to_vec());
+
+    // The first account's keys are denied to all but its workload
+    // identity: whoever else the roles let list them, the row says a deny
+    // removed it, and nobody there can read keys but that identity.
+    let first = s.accounts[0].account["id"].as_str().unwrap().to_ascii_lowercase();
+    let on_first: Vec<&AccessRow> = everything.iter().filter(|r| r.account_id == first).collect();
+    assert!(on_first.iter().any(|r| !r.denied_by.is_empty()), "{on_first:?}");
+    for r in on_first.iter().filter(|r| !r.denied_by.is_empty()) {
+        assert!(r.levels.iter().all(|l| l.level != "read_keys"), "{r:?}");
+        // Nor is the assignment's key flag shown here, though it may be
+        // for the accounts where it still gives the keys.
+        assert!(r.flags.iter().all(|f| f.check != "attest-access-key-access-while-keys-enabled"), "{r:?}");
+    }
+    // Access inherited from the subscription says so.
+    assert!(everything.iter().any(|r| r.assignments.iter().any(|a| a.inherited && a.scope.split('/').count() == 3)));
+    // PIM: activated assignments are told from standing ones.
+    assert!(everything.iter().any(|r| r.assignments.iter().any(|a| a.activated)));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_principal_page_has_its_accounts_and_eligibility_and_unknown_ids_are_not_found(pool: PgPool) {
+    let s = demo::generate(12, 42);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let eligible = s.role_eligibility_schedule_instances[0]["properties"]["principalId"].as_str().unwrap();
+    let v = access::principal(&pool, Some(id), eligible).await.unwrap();
+    assert_eq!(v.principal.id, eligible.to_ascii_lowercase());
+    assert!(!v.eligible.is_empty());
+    assert!(v.eligible.iter().all(|e| !e.role.starts_with("role ")), "roles are named: {:?}", v.eligible);
+    assert!(v.coverage.graph && v.coverage.pim);
+    // Its rows are those of the list for it.
+    let listed = rows(&pool, AccessFilter { principal: eligible.into(), ..all(id) }).await;
+    assert_eq!(v.accounts.len(), listed.len());
+
+    match access::principal(&pool, Some(id), "00000000-1111-2222-3333-444444444444").await {
+        Err(CoreError::NotFound { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    match access::principal(&pool, Some(id), &"x".repeat(200)).await {
+        Err(CoreError::Invalid { field: "id", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The newest snapshot is the default.
+    assert_eq!(access::principal(&pool, None, eligible).await.unwrap().snapshot_id, id);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn without_graph_principals_are_shown_by_id_and_never_guessed_deleted(pool: PgPool) {
+    let mut s = demo::generate(12, 42);
+    s.principals.clear();
+    let id = stored_and_evaluated(&pool, &s).await;
+    let page = access::list(&pool, &all(id)).await.unwrap();
+    assert!(!page.coverage.graph);
+    assert!(page
+        .rows
+        .iter()
+        .all(|r| r.principal.resolution == Resolution::Unresolved && r.principal.display_name.is_none()));
+    // Only ARM's own "Unknown" principal type still says deleted.
+    for r in &page.rows {
+        for f in r.flags.iter().filter(|f| f.check == "attest-access-principal-deleted") {
+            assert!(f.reasons[0].contains("principal type Unknown"), "{f:?}");
+        }
+        assert!(r.flags.iter().all(|f| f.check != "attest-access-guest-data"));
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_access_api_answers_auditors_and_refuses_others_by_name(pool: PgPool) {
+    let s = demo::generate(6, 3);
+    let id = stored_and_evaluated(&pool, &s).await;
+    accounts::user(&pool, "aude", &[Role::Auditor]).await.unwrap();
+    accounts::user(&pool, "vic", &[Role::Viewer]).await.unwrap();
+    let mut secrets = std::collections::HashMap::new();
+    for name in ["aude", "vic"] {
+        let mut tx = pool.begin().await.unwrap();
+        let user = attest_core::names::UserName::parse(name).unwrap();
+        let (_, secret) = attest_core::tokens::create(&mut tx, "test", &user, "api").await.unwrap();
+        tx.commit().await.unwrap();
+        secrets.insert(name, secret);
+    }
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = reqwest::Client::new();
+    let get = |who: &str, path: &str| {
+        c.get(format!("{}/api/v1{path}", app.base)).bearer_auth(secrets[who].expose_secret()).send()
+    };
+
+    let res = get("aude", "/access?flagged=true&per_page=5").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["snapshot_id"], id.to_string());
+    assert_eq!(body["per_page"], 5);
+    let items = body["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.len() <= 5);
+    for item in items {
+        assert!(!item["flags"].as_array().unwrap().is_empty(), "{item}");
+        for key in ["account_id", "principal", "levels", "assignments", "denied_by"] {
+            assert!(item.get(key).is_some(), "{key} in {item}");
+        }
+    }
+    let principal = items[0]["principal"]["id"].as_str().unwrap().to_string();
+    let one: serde_json::Value = get("aude", &format!("/principals/{principal}")).await.unwrap().json().await.unwrap();
+    assert_eq!(one["principal"]["id"], principal);
+    assert!(!one["accounts"].as_array().unwrap().is_empty());
+
+    for (path, field) in [
+        ("/access?level=root", "level"),
+        ("/access?flag=nope", "flag"),
+        ("/access?flagged=maybe", "flagged"),
+        ("/access?principal_type=robot", "principal_type"),
+        ("/access?snapshot=yesterday", "snapshot"),
+        ("/access?per_page=501", "per_page"),
+        ("/access?colour=red", "colour"),
+        ("/principals/x?since=1", "since"),
+    ] {
+        let res = get("aude", path).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["field"], field, "{path}: {body}");
+    }
+    let unknown = format!("/access?snapshot={}", Uuid::nil());
+    assert_eq!(get("aude", &unknown).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get("aude", "/principals/00000000-1111-2222-3333-444444444444").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // A viewer reads findings, not who holds which keys.
+    assert_eq!(get("vic", "/access").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(get("vic", &format!("/principals/{principal}")).await.unwrap().status(), StatusCode::FORBIDDEN);
+}
