@@ -93,6 +93,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/approvals") view=pages::approvals::Approvals ssr=SsrMode::Async/>
                 <Route path=path!("/access") view=pages::access::Access ssr=SsrMode::Async/>
                 <Route path=path!("/access/principals/:id") view=pages::principal::PrincipalPage ssr=SsrMode::Async/>
+                <Route path=path!("/reviews") view=pages::reviews::Reviews ssr=SsrMode::Async/>
+                <Route path=path!("/reviews/:id") view=pages::review::ReviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/frameworks") view=pages::frameworks::Frameworks ssr=SsrMode::Async/>
                 <Route path=path!("/import") view=pages::import::Import ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>

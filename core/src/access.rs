@@ -568,6 +568,16 @@ fn rank(row: &AccessRow) -> usize {
 /// The access list: one row per (account, principal), filtered and paged;
 /// by account name, then the strongest access first, then principal name.
 pub async fn list(pool: &PgPool, filter: &AccessFilter) -> CoreResult<AccessPage> {
+    let mut page = matching(pool, filter).await?;
+    let total = page.rows.len() as i64;
+    let start = ((filter.page - 1).saturating_mul(filter.per_page)).min(total) as usize;
+    page.rows = page.rows.into_iter().skip(start).take(filter.per_page as usize).collect();
+    Ok(page)
+}
+
+/// Every row `filter` selects, in the list's order, unpaged (`page` and
+/// `per_page` are only checked).
+pub async fn matching(pool: &PgPool, filter: &AccessFilter) -> CoreResult<AccessPage> {
     filter.check()?;
     let (snapshot_id, finished_at) = resolve_snapshot(pool, filter.snapshot).await?;
     let account = filter.account.trim().to_ascii_lowercase();
@@ -604,8 +614,6 @@ pub async fn list(pool: &PgPool, filter: &AccessFilter) -> CoreResult<AccessPage
         )
     });
     let total = rows.len() as i64;
-    let start = ((filter.page - 1).saturating_mul(filter.per_page)).min(total) as usize;
-    let rows: Vec<AccessRow> = rows.into_iter().skip(start).take(filter.per_page as usize).collect();
     Ok(AccessPage {
         snapshot_id,
         finished_at,

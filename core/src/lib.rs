@@ -15,6 +15,7 @@ pub mod names;
 pub mod password;
 pub mod portal;
 pub mod principal;
+pub mod reviews;
 pub mod role;
 pub mod signin;
 pub mod signing;

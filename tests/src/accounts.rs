@@ -26,3 +26,18 @@ pub async fn user(pool: &PgPool, name: &str, roles: &[Role]) -> anyhow::Result<(
     tx.commit().await?;
     Ok(())
 }
+
+/// An API token for each of `names` (existing accounts), by name.
+pub async fn tokens(
+    pool: &PgPool,
+    names: &[&'static str],
+) -> anyhow::Result<std::collections::HashMap<&'static str, SecretString>> {
+    let mut out = std::collections::HashMap::new();
+    for name in names {
+        let mut tx = pool.begin().await?;
+        let (_, secret) = attest_core::tokens::create(&mut tx, "test", &UserName::parse(name)?, "api").await?;
+        tx.commit().await?;
+        out.insert(*name, secret);
+    }
+    Ok(out)
+}

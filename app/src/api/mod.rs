@@ -10,5 +10,6 @@ pub mod dashboard;
 pub mod exemptions;
 pub mod findings;
 pub mod inventory;
+pub mod reviews;
 pub mod session;
 pub mod snapshots;

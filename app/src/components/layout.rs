@@ -57,6 +57,7 @@ pub fn Layout(#[prop(into)] title: String, children: Children) -> impl IntoView 
                                 <a href="/findings" aria-current=current("/findings")>"Findings"</a>
                                 <a href="/frameworks" aria-current=current("/frameworks")>"Frameworks"</a>
                                 {audit.then(|| view! { <a href="/access" aria-current=current("/access") data-testid="nav-access">"Access"</a> })}
+                                {audit.then(|| view! { <a href="/reviews" aria-current=current("/reviews") data-testid="nav-reviews">"Reviews"</a> })}
                                 <a href="/exemptions" aria-current=current("/exemptions") title="Approved exemptions that drifted or expire within 14 days">
                                     "Exemptions"
                                     <Suspense fallback=|| ()>

@@ -5,9 +5,11 @@ mod access;
 mod error;
 mod exemptions;
 mod findings;
+mod reviews;
 pub use access::*;
 pub use exemptions::*;
 pub use findings::*;
+pub use reviews::*;
 
 pub use error::AppError;
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,8 @@ pub mod inventory;
 pub mod not_found;
 pub mod principal;
 pub mod resource;
+pub mod review;
+pub mod reviews;
 pub mod signin;
 pub mod snapshots;
 pub mod user;

@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// The body's JSON, or what is wrong with it for a 422: (the field, when
 /// serde names one, else "body"; the message).
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, (String, String)> {
+pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, (String, String)> {
     payload.map(|Json(v)| v).map_err(|rejection| {
         let text = rejection.body_text();
         let field = text.split('`').nth(1).filter(|f| !f.contains(' ')).unwrap_or("body").to_string();

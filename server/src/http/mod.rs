@@ -14,5 +14,6 @@ pub mod flash;
 pub mod health;
 pub mod host;
 pub mod limits;
+pub mod reviews_api;
 pub mod security;
 pub mod upload;

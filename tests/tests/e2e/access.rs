@@ -143,14 +143,7 @@ async fn the_access_api_answers_auditors_and_refuses_others_by_name(pool: PgPool
     let id = stored_and_evaluated(&pool, &s).await;
     accounts::user(&pool, "aude", &[Role::Auditor]).await.unwrap();
     accounts::user(&pool, "vic", &[Role::Viewer]).await.unwrap();
-    let mut secrets = std::collections::HashMap::new();
-    for name in ["aude", "vic"] {
-        let mut tx = pool.begin().await.unwrap();
-        let user = attest_core::names::UserName::parse(name).unwrap();
-        let (_, secret) = attest_core::tokens::create(&mut tx, "test", &user, "api").await.unwrap();
-        tx.commit().await.unwrap();
-        secrets.insert(name, secret);
-    }
+    let secrets = accounts::tokens(&pool, &["aude", "vic"]).await.unwrap();
     let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
     let c = reqwest::Client::new();
     let get = |who: &str, path: &str| {

@@ -83,10 +83,26 @@ struct Ids<'a> {
     spare: &'a str,
     /// A principal a role assignment names.
     principal: &'a str,
+    /// An open review campaign and one of its items; another open one.
+    review: &'a str,
+    review_item: &'a str,
+    other_review: &'a str,
 }
 
 fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
-    let Ids { token: token_id, snapshot, account, finding, manual, exemption, spare, principal } = *ids;
+    let Ids {
+        token: token_id,
+        snapshot,
+        account,
+        finding,
+        manual,
+        exemption,
+        spare,
+        principal,
+        review,
+        review_item,
+        other_review,
+    } = *ids;
     // Bodies name a per-caller object where the admin's call changes state,
     // so each admin call succeeds once on its own.
     let me = who.user().unwrap_or("anonymous");
@@ -109,6 +125,16 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
         Rule { anon: 401, ..page("/api/v1/access?flagged=true", AUDIT_READERS) },
         Rule { anon: 401, ..page(at(format!("/api/v1/access?account={}", account_q.trim_start_matches("id="))), AUDIT_READERS) },
         Rule { anon: 401, ..page(at(format!("/api/v1/principals/{principal}")), AUDIT_READERS) },
+        page("/reviews", AUDIT_READERS),
+        page(at(format!("/reviews/{review}")), AUDIT_READERS),
+        page(at(format!("/reviews/{review}?flagged=flagged&status=open&principal_type=user")), AUDIT_READERS),
+        Rule { anon: 401, ..page(at(format!("/api/v1/reviews/{review}")), AUDIT_READERS) },
+        Rule { anon: 401, ..page(at(format!("/api/v1/reviews/{review}/export?format=az")), AUDIT_READERS) },
+        Rule { anon: 401, ..page(at(format!("/api/v1/reviews/{review}/export?format=csv")), AUDIT_READERS) },
+        // Authorization first; then an allowed caller's empty body is refused (422).
+        Rule { ok: 422, ..call("/api/v1/reviews", "", AUDIT_READERS) },
+        Rule { ok: 422, ..call(at(format!("/api/v1/reviews/{review}/decisions")), "", AUDIT_READERS) },
+        Rule { ok: 422, ..call(at(format!("/api/v1/reviews/{review}/certify")), "", AUDIT_READERS) },
         page("/frameworks?name=GDPR", SIGNED_IN),
         // Every signed-in role sees the page; only an admin sees the form.
         page("/import", SIGNED_IN),
@@ -180,6 +206,25 @@ fn matrix(who: Who, ids: &Ids) -> Vec<Rule> {
             AUDIT_READERS,
         ),
         call("/api/fn/access/principal", format!("id={principal}"), AUDIT_READERS),
+        call("/api/fn/reviews/list", "", AUDIT_READERS),
+        call(
+            "/api/fn/reviews/get",
+            format!("query[id]={review}&query[flagged]=&query[status]=&query[principal_type]="),
+            AUDIT_READERS,
+        ),
+        call("/api/fn/reviews/create", format!("name=matrix-{me}&scope=/"), AUDIT_READERS),
+        call(
+            "/api/fn/reviews/decide",
+            format!("campaign={review}&item={review_item}&decision=keep&role=&scope=&comment=reviewed"),
+            AUDIT_READERS,
+        ),
+        call(
+            "/api/fn/reviews/decide-bulk",
+            format!("campaign={review}&flagged=flagged&status=&principal_type=&decision=keep&comment=reviewed"),
+            AUDIT_READERS,
+        ),
+        // Its items are open: an allowed caller is refused with a conflict.
+        Rule { ok: 409, ..call("/api/fn/reviews/certify", format!("campaign={other_review}&comment=done"), AUDIT_READERS) },
         // One pending request per finding: each caller asks for its own.
         call(
             "/api/fn/exemptions/request",
@@ -300,6 +345,13 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
         };
         attest_core::exemptions::request(&pool, &requester, r).await?.to_string()
     };
+    let review = attest_core::reviews::create(&pool, "test", "matrix", "/", None).await?;
+    let other_review = attest_core::reviews::create(&pool, "test", "matrix, open", "/", None).await?.to_string();
+    let review_item: i64 = sqlx::query_scalar("select min(id) from review_items where campaign_id = $1")
+        .bind(review)
+        .fetch_one(&pool)
+        .await?;
+    let (review, review_item) = (review.to_string(), review_item.to_string());
     let app = spawn::in_process(pool, |_| {}).await?;
 
     let mut failures = Vec::new();
@@ -315,6 +367,9 @@ async fn every_route_answers_every_role_as_the_matrix_says(pool: PgPool) -> anyh
             exemption: &exemption,
             spare: &spare,
             principal: &principal,
+            review: &review,
+            review_item: &review_item,
+            other_review: &other_review,
         };
         for rule in matrix(who, &ids) {
             // A fresh session per request: sign-out must not affect the next.
@@ -352,6 +407,9 @@ fn every_server_function_is_in_the_matrix() {
         exemption: "3",
         spare: "4",
         principal: "p",
+        review: "5",
+        review_item: "6",
+        other_review: "7",
     };
     let covered: BTreeSet<String> = matrix(Who::Admin, &ids)
         .into_iter()

@@ -638,22 +638,29 @@ async fn a_requester_asks_an_approver_approves_and_expiry_ends_the_exemption(poo
     Ok(())
 }
 
+/// A demo estate of `accounts` accounts, stored and evaluated, served by the
+/// release binary, with an auditor "aude" signed in at the dashboard.
+async fn auditor_on_demo(pool: &PgPool, accounts: usize, seed: u64) -> anyhow::Result<(spawn::Binary, Browser)> {
+    use attest_core::snapshot::{demo, store};
+    let estate = demo::generate(accounts, seed);
+    let mut tx = pool.begin().await?;
+    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
+    tx.commit().await?;
+    attest_core::findings::evaluate_snapshot(pool, stored.id, "test").await?;
+    let server = spawn::binary(pool, ADMIN_PASSWORD)?;
+    tests::accounts::user(pool, "aude", &[Role::Auditor]).await?;
+    let b = Browser::start().await?;
+    b.sign_in(&server.base, "aude", tests::accounts::PASSWORD).await?;
+    b.wait_path("/").await?;
+    Ok((server, b))
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn an_auditor_narrows_the_access_page_to_what_is_flagged_and_opens_a_principal(
     pool: PgPool,
 ) -> anyhow::Result<()> {
-    use attest_core::snapshot::{demo, store};
     use fantoccini::Locator;
-    let estate = demo::generate(12, 42);
-    let mut tx = pool.begin().await?;
-    let stored = store::insert(&mut tx, &estate, store::Source::Demo, "test").await?;
-    tx.commit().await?;
-    attest_core::findings::evaluate_snapshot(&pool, stored.id, "test").await?;
-    let server = spawn::binary(&pool, ADMIN_PASSWORD)?;
-    accounts::user(&pool, "aude", &[Role::Auditor]).await?;
-    let b = Browser::start().await?;
-    b.sign_in(&server.base, "aude", accounts::PASSWORD).await?;
-    b.wait_path("/").await?;
+    let (_server, b) = auditor_on_demo(&pool, 12, 42).await?;
 
     // From the navigation to the whole list.
     b.click("[data-testid='nav-access']").await?;
@@ -690,6 +697,70 @@ async fn an_auditor_narrows_the_access_page_to_what_is_flagged_and_opens_a_princ
     let accounts = b.client.find_all(Locator::Css("tr[data-testid='principal-account']")).await?;
     assert!(!accounts.is_empty());
     b.wait_text("[data-testid='principal-flagged']", "flagged").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_auditor_runs_a_review_campaign_from_start_to_the_az_export(pool: PgPool) -> anyhow::Result<()> {
+    let (server, b) = auditor_on_demo(&pool, 6, 3).await?;
+
+    // From the access page to a new campaign over the whole estate.
+    b.open(&format!("{}/access", server.base)).await?;
+    b.click("[data-testid='nav-reviews']").await?;
+    b.wait_path("/reviews").await?;
+    b.fill("#r-name", "Q4 access review").await?;
+    b.select("#r-scope", "/").await?;
+    b.click("form[data-testid='review-create'] button[type='submit']").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !b.client.current_url().await?.path().starts_with("/reviews/") {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the campaign did not open");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let path = b.client.current_url().await?.path().to_string();
+    b.wait_hydrated().await?;
+    b.wait_text("[data-testid='review-name']", "Q4 access review").await?;
+    b.wait_text("[data-testid='certify-blocked']", "undecided").await?;
+
+    // The flagged ones revoked in bulk, the rest kept in bulk.
+    b.select("#rf-flagged", "flagged").await?;
+    b.click("form[data-testid='review-filters'] button[type='submit']").await?;
+    while !b.client.current_url().await?.query().unwrap_or_default().contains("flagged=flagged") {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the filter was not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.wait_hydrated().await?;
+    b.select("#bulk-decision", "revoke").await?;
+    b.fill("#bulk-comment", "flagged and not justified").await?;
+    b.click("form[data-testid='bulk-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='bulk-done']", "Decided").await?;
+    b.open(&format!("{}{path}?status=open", server.base)).await?;
+    b.select("#bulk-decision", "keep").await?;
+    b.fill("#bulk-comment", "expected access").await?;
+    b.click("form[data-testid='bulk-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='bulk-done']", "Decided").await?;
+
+    // Certified, then read-only.
+    b.open(&format!("{}{path}", server.base)).await?;
+    b.wait_text("[data-testid='review-progress']", "100%").await?;
+    b.fill("#certify-comment", "Reviewed with the account owners").await?;
+    b.click("form[data-testid='certify-form'] button[type='submit']").await?;
+    b.wait_text("[data-testid='certified']", "Certified by aude").await?;
+    assert!(b.client.find(fantoccini::Locator::Css("form[data-testid='decide-form']")).await.is_err());
+
+    // The az export, as the link downloads it.
+    let href = b
+        .client
+        .find(fantoccini::Locator::Css("[data-testid='export-az']"))
+        .await?
+        .attr("href")
+        .await?
+        .unwrap_or_default();
+    let script =
+        b.client.execute("return fetch(arguments[0]).then(r => r.text());", vec![serde_json::json!(href)]).await?;
+    let script = script.as_str().unwrap_or_default();
+    assert!(script.contains("# Certified by aude"), "{script}");
+    assert!(script.contains("az role assignment delete --ids '/subscriptions/"), "{script}");
     b.client.clone().close().await?;
     Ok(())
 }

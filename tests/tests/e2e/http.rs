@@ -469,6 +469,11 @@ async fn the_findings_api_filters_pages_explains_and_refuses_bad_parameters(pool
             "/me",
             "/openapi.json",
             "/principals/{id}",
+            "/reviews",
+            "/reviews/{id}",
+            "/reviews/{id}/certify",
+            "/reviews/{id}/decisions",
+            "/reviews/{id}/export",
             "/snapshots"
         ]
     );

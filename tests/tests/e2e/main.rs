@@ -18,5 +18,6 @@ mod migrations;
 mod pages;
 mod policy_cli;
 mod rbac_cli;
+mod reviews;
 mod scan;
 mod snapshot_store;

@@ -26,6 +26,7 @@ async fn pages(pool: &PgPool) -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar("select min(finding_id) from finding_spans where effect = 'manual'").fetch_one(pool).await?;
     let account = estate.accounts[0].account["id"].as_str().unwrap_or_default().to_string();
     let principal = estate.role_assignments[0]["properties"]["principalId"].as_str().unwrap_or_default().to_string();
+    let review = attest_core::reviews::create(pool, "test", "Q4 review", "/", None).await?;
     let account_q: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", &account).finish();
     Ok([
         "/".to_string(),
@@ -37,6 +38,8 @@ async fn pages(pool: &PgPool) -> anyhow::Result<Vec<String>> {
         "/access".into(),
         "/access?flagged=true".into(),
         format!("/access/principals/{principal}"),
+        "/reviews".into(),
+        format!("/reviews/{review}"),
         "/exemptions".into(),
         "/exemptions/new".into(),
         "/approvals".into(),
