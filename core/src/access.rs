@@ -205,6 +205,7 @@ pub fn flag_label(check: Check) -> &'static str {
         Check::StandingPrivilegedAccess => "Standing privileged access, not through PIM",
         Check::BroadScope => "Granted at a broad scope",
         Check::GuestWithDataAccess => "A guest who can call the models",
+        Check::RevocationNotCarriedOut => "A certified review revoked it; still assigned",
     }
 }
 
@@ -304,6 +305,7 @@ struct Estate {
     /// Principal records by lower-case id: the directory object, `None` when deleted.
     principals: HashMap<String, Option<GraphPrincipal>>,
     coverage: Coverage,
+    revocations: Vec<attest_rbac::Revocation>,
 }
 
 impl Estate {
@@ -360,6 +362,7 @@ impl Estate {
         let header = sqlx::query!("select schema_version, errors from snapshots where id = $1", snapshot)
             .fetch_one(pool)
             .await?;
+        let revocations = crate::reviews::revocations(&mut *pool.acquire().await?, snapshot).await?;
         let failed = |what: &str| {
             header
                 .errors
@@ -386,6 +389,7 @@ impl Estate {
                 .collect(),
             principals: HashMap::new(),
             coverage: Coverage { graph: false, pim: header.schema_version >= 2 && !failed("ScheduleInstances") },
+            revocations,
         };
         for d in &docs {
             match d.kind.as_str() {
@@ -461,7 +465,8 @@ impl Estate {
         let facts = self.facts();
         let plain: Vec<AccountFacts> = self.accounts.iter().map(|(_, f)| f.clone()).collect();
         let checker =
-            Checker::new(&self.definitions, &self.denies, &hierarchy, &plain, &facts, self.coverage.pim, &self.active);
+            Checker::new(&self.definitions, &self.denies, &hierarchy, &plain, &facts, self.coverage.pim, &self.active)
+                .with_revocations(&self.revocations);
         let index = Index::new(&self.definitions, &self.assignments);
         let by_id: HashMap<&str, &RoleAssignment> = self.assignments.iter().map(|a| (a.id.as_str(), a)).collect();
         let roles: HashMap<&str, &RoleDefinition> = self.definitions.iter().map(|d| (d.guid.as_str(), d)).collect();
@@ -550,7 +555,7 @@ fn concerns(check: Check, held: &[Level]) -> bool {
         Check::StandingPrivilegedAccess => any(&[Level::ManageAccess]),
         Check::BroadScope => held.iter().any(|l| *l != Level::ReadOnly),
         Check::GuestWithDataAccess => any(&[Level::InvokeModels]),
-        Check::PrincipalDeleted | Check::CustomRoleWildcard => true,
+        Check::PrincipalDeleted | Check::CustomRoleWildcard | Check::RevocationNotCarriedOut => true,
     }
 }
 

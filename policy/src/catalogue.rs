@@ -101,6 +101,7 @@ const FILES: &[(&str, &str)] = &[
     ("access-standing-privileged", include_str!("../catalogue/access-standing-privileged.json")),
     ("access-broad-scope", include_str!("../catalogue/access-broad-scope.json")),
     ("access-guest-data", include_str!("../catalogue/access-guest-data.json")),
+    ("access-revocation-not-carried-out", include_str!("../catalogue/access-revocation-not-carried-out.json")),
     ("content-filter-assigned", include_str!("../catalogue/content-filter-assigned.json")),
     ("content-filter-thresholds", include_str!("../catalogue/content-filter-thresholds.json")),
     ("content-prompt-shields", include_str!("../catalogue/content-prompt-shields.json")),

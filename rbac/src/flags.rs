@@ -38,10 +38,13 @@ pub enum Check {
     BroadScope,
     /// A guest who can call the models (read data).
     GuestWithDataAccess,
+    /// A certified access review revoked (or changed) the assignment, and a
+    /// snapshot taken after the certification still has it.
+    RevocationNotCarriedOut,
 }
 
 impl Check {
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 9] = [
         Check::KeyAccessWhileKeysEnabled,
         Check::UserWithWriteAccess,
         Check::WorkloadBeyondInvoke,
@@ -50,6 +53,7 @@ impl Check {
         Check::StandingPrivilegedAccess,
         Check::BroadScope,
         Check::GuestWithDataAccess,
+        Check::RevocationNotCarriedOut,
     ];
 
     /// The catalogue name of the control that reports it.
@@ -63,6 +67,7 @@ impl Check {
             Check::StandingPrivilegedAccess => "attest-access-standing-privileged",
             Check::BroadScope => "attest-access-broad-scope",
             Check::GuestWithDataAccess => "attest-access-guest-data",
+            Check::RevocationNotCarriedOut => "attest-access-revocation-not-carried-out",
         }
     }
 
@@ -87,6 +92,20 @@ pub struct PrincipalFacts {
     pub guest: bool,
     /// `user`, `group`, `service_principal`, …, when the directory said.
     pub kind: Option<String>,
+}
+
+/// A certified review's decision that an assignment go (revoke, or change
+/// to another role or scope), as the revocation check reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The role assignment's id, any case.
+    pub assignment_id: String,
+    /// The campaign as a reader names it, e.g. `review #3 (Q4)`.
+    pub campaign: String,
+    /// When it was certified, as displayed.
+    pub certified_at: String,
+    /// `revoke` or `change`.
+    pub decision: String,
 }
 
 /// One check's verdict on one assignment.
@@ -115,6 +134,8 @@ pub struct Checker<'a> {
     pim_collected: bool,
     /// Role assignments that carry a PIM activation (lower case ids).
     activated: HashSet<String>,
+    /// Certified decisions that assignments go, by lower-case assignment id.
+    revoked: HashMap<String, &'a Revocation>,
 }
 
 impl<'a> Checker<'a> {
@@ -150,7 +171,15 @@ impl<'a> Checker<'a> {
                 .filter(|i| i.assignment_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Activated")))
                 .filter_map(|i| i.origin_role_assignment_id.as_deref().map(str::to_ascii_lowercase))
                 .collect(),
+            revoked: HashMap::new(),
         }
+    }
+
+    /// The certified revocations the snapshot's assignments are held to:
+    /// those certified before the snapshot was taken.
+    pub fn with_revocations(mut self, revocations: &'a [Revocation]) -> Checker<'a> {
+        self.revoked = revocations.iter().map(|r| (r.assignment_id.to_ascii_lowercase(), r)).collect();
+        self
     }
 
     /// The accounts an assignment at `scope` (normalized) reaches.
@@ -382,6 +411,16 @@ impl<'a> Checker<'a> {
                     format!("{role_name} at {at} reaches {} accounts below it beyond reading", beyond_read.len()),
                 );
             }
+        }
+        if let Some(r) = self.revoked.get(&a.id.to_ascii_lowercase()) {
+            flag(
+                Check::RevocationNotCarriedOut,
+                true,
+                format!(
+                    "{} decided to {} this assignment of {role_name}, certified {}; it is still assigned",
+                    r.campaign, r.decision, r.certified_at
+                ),
+            );
         }
         if facts.is_some_and(|f| f.guest) {
             let data = holds(Level::InvokeModels);

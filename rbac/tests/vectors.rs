@@ -6,7 +6,7 @@
 //! levels each principal holds.
 
 use attest_rbac::documents::{documents, DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
-use attest_rbac::{can, AccountFacts, Checker, Hierarchy, Index, Operation, PrincipalFacts};
+use attest_rbac::{can, AccountFacts, Checker, Hierarchy, Index, Operation, PrincipalFacts, Revocation};
 use common::fixtures;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,12 +48,24 @@ struct Flags {
     pim_collected: bool,
     #[serde(default)]
     active_instances: Vec<Doc>,
+    /// Certified review decisions that assignments go.
+    #[serde(default)]
+    revocations: Vec<RevocationIn>,
     /// Assignment id → check name → flagged; every check that applies, and
     /// only those (an assignment not named yields none).
     want: BTreeMap<String, BTreeMap<String, bool>>,
     /// Assignment id → text its reasons must contain.
     #[serde(default)]
     reasons: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationIn {
+    assignment: String,
+    campaign: String,
+    certified_at: String,
+    decision: String,
 }
 
 #[derive(Deserialize)]
@@ -237,7 +249,18 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
             })
             .collect();
         let active = parsed(&f.active_instances, ScheduleInstance::parse)?;
-        let checker = Checker::new(&definitions, &denies, &hierarchy, &accounts, &principals, f.pim_collected, &active);
+        let revocations: Vec<Revocation> = f
+            .revocations
+            .iter()
+            .map(|r| Revocation {
+                assignment_id: r.assignment.clone(),
+                campaign: r.campaign.clone(),
+                certified_at: r.certified_at.clone(),
+                decision: r.decision.clone(),
+            })
+            .collect();
+        let checker = Checker::new(&definitions, &denies, &hierarchy, &accounts, &principals, f.pim_collected, &active)
+            .with_revocations(&revocations);
         for a in &assignments {
             let flags = checker.check(a);
             let got: BTreeMap<String, bool> = flags.iter().map(|f| (f.check.name().to_string(), f.flagged)).collect();

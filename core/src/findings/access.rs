@@ -13,7 +13,7 @@ use attest_policy::assignment::{Assignment, AssignmentResult, MemberResult, Reso
 use attest_policy::evaluate::Outcome;
 use attest_policy::{ComplianceState, Effect, Reason};
 use attest_rbac::documents::{DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
-use attest_rbac::{AccountFacts, Check, Checker, Hierarchy, PrincipalFacts};
+use attest_rbac::{AccountFacts, Check, Checker, Hierarchy, PrincipalFacts, Revocation};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
@@ -29,6 +29,8 @@ pub struct AccessInputs {
     principals: HashMap<String, PrincipalFacts>,
     pim_collected: bool,
     hierarchy: Hierarchy,
+    /// Certified reviews' decisions that assignments go.
+    revocations: Vec<Revocation>,
     fingerprint: [u8; 32],
 }
 
@@ -78,6 +80,12 @@ impl AccessInputs {
             h.update(a.disable_local_auth.as_deref().unwrap_or("-").as_bytes());
         }
         h.update([u8::from(pim_failed), header.schema_version as u8]);
+        let revocations = crate::reviews::revocations(&mut *conn, snapshot_id).await?;
+        for r in &revocations {
+            h.update(r.assignment_id.to_ascii_lowercase().as_bytes());
+            h.update(r.campaign.as_bytes());
+            h.update(r.decision.as_bytes());
+        }
 
         let mut inputs = AccessInputs {
             definitions: Vec::new(),
@@ -93,6 +101,7 @@ impl AccessInputs {
             principals: HashMap::new(),
             pim_collected: header.schema_version >= 2 && !pim_failed,
             hierarchy: Hierarchy::default(),
+            revocations,
             fingerprint: h.finalize().into(),
         };
         // A document the engine cannot read is left out (it was stored
@@ -133,7 +142,8 @@ impl AccessInputs {
             &self.principals,
             self.pim_collected,
             &self.active,
-        );
+        )
+        .with_revocations(&self.revocations);
         let mut at: HashMap<String, usize> = results.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
         for (id, doc) in subjects {
             if doc

@@ -343,6 +343,32 @@ pub async fn items(pool: &PgPool, id: i64, filter: &ItemFilter) -> CoreResult<Ve
     .await?)
 }
 
+/// The certified decisions that assignments go (revoke, change) that
+/// `snapshot` is held to: those certified before it was taken, the newest
+/// per assignment. The revocation check flags an assignment still there.
+pub async fn revocations(conn: &mut sqlx::PgConnection, snapshot: Uuid) -> CoreResult<Vec<attest_rbac::Revocation>> {
+    let rows = sqlx::query!(
+        r#"select distinct on (lower(i.assignment_id)) i.assignment_id, i.decision as "decision!", c.id, c.name,
+                  c.certified_at as "certified_at!"
+             from review_items i join review_campaigns c on c.id = i.campaign_id
+            where c.certified_at is not null and i.decision in ('revoke', 'change')
+              and c.certified_at < (select finished_at from snapshots where id = $1)
+            order by lower(i.assignment_id), c.certified_at desc"#,
+        snapshot
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| attest_rbac::Revocation {
+            assignment_id: r.assignment_id,
+            campaign: format!("review #{} ({})", r.id, r.name),
+            certified_at: crate::display::time(r.certified_at),
+            decision: r.decision,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

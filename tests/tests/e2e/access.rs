@@ -43,7 +43,8 @@ async fn narrowing_to_an_account_or_a_principal_reads_less_and_answers_the_same(
     let levels: BTreeSet<&str> = everything.iter().flat_map(|r| r.levels.iter().map(|l| l.level)).collect();
     assert_eq!(levels.len(), attest_rbac::Level::ALL.len(), "{levels:?}");
     let flags: BTreeSet<&str> = everything.iter().flat_map(|r| r.flags.iter().map(|f| f.check)).collect();
-    assert_eq!(flags.len(), attest_rbac::Check::ALL.len(), "{flags:?}");
+    // All but a revocation not carried out, which needs a certified review.
+    assert_eq!(flags.len(), attest_rbac::Check::ALL.len() - 1, "{flags:?}");
 
     // One account, named in another case: exactly its rows of the whole list.
     for (account, _) in access::accounts(&pool, id).await.unwrap() {

@@ -325,3 +325,71 @@ async fn the_reviews_api_creates_decides_certifies_and_exports(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(get("aude", "/reviews/999999").await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_certified_revocation_a_later_scan_still_finds_is_a_finding_until_it_is_gone(pool: PgPool) {
+    use attest_core::findings::{query, FindingFilter};
+    let control = "attest-access-revocation-not-carried-out";
+    let flagged = |snapshot: Uuid| {
+        let pool = pool.clone();
+        async move {
+            let f = FindingFilter {
+                snapshot: Some(snapshot),
+                control: control.into(),
+                state: "NonCompliant".into(),
+                page: 1,
+                per_page: 500,
+                ..Default::default()
+            };
+            query::list(&pool, &f).await.unwrap().findings
+        }
+    };
+    let mut s = demo::generate(12, 42);
+    let reviewed = stored_and_evaluated(&pool, &s).await;
+    let id = reviews::create(&pool, "aude", "Q4", "/", None).await.unwrap();
+    let items = reviews::items(&pool, id, &ItemFilter::default()).await.unwrap();
+    let target = items.iter().find(|i| i.flags.is_empty()).unwrap().clone();
+    let revoke = NewDecision { decision: "revoke".into(), comment: "no longer needed".into(), ..Default::default() };
+    reviews::decide(&pool, "aude", id, target.id, &revoke).await.unwrap();
+    reviews::decide_where(&pool, "aude", id, &ItemFilter { status: "open".into(), ..Default::default() }, "keep", "ok")
+        .await
+        .unwrap();
+    reviews::certify(&pool, "aude", id, "Q4 done").await.unwrap();
+    // The snapshot the review read was taken before it was certified.
+    attest_core::findings::evaluate_snapshot(&pool, reviewed, "test").await.unwrap();
+    assert!(flagged(reviewed).await.is_empty());
+
+    // A scan after the certification still has the assignment: High, naming the review.
+    s.finished_at = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let later = stored_and_evaluated(&pool, &s).await;
+    let found = flagged(later).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].resource_id.eq_ignore_ascii_case(&target.assignment));
+    assert_eq!(found[0].severity, "High");
+    assert!(
+        found[0].evidence.to_string().contains(&format!("review #{id} (Q4) decided to revoke")),
+        "{}",
+        found[0].evidence
+    );
+    // The Access page shows it beside the assignment too.
+    let rows = attest_core::access::matching(
+        &pool,
+        &attest_core::access::AccessFilter {
+            snapshot: Some(later),
+            flag: control.into(),
+            page: 1,
+            per_page: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .rows;
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.assignments.iter().any(|a| a.id == target.assignment)));
+
+    // Once it is gone, so is the finding.
+    s.role_assignments.retain(|a| !a["id"].as_str().unwrap().eq_ignore_ascii_case(&target.assignment));
+    s.finished_at += time::Duration::hours(1);
+    let done = stored_and_evaluated(&pool, &s).await;
+    assert!(flagged(done).await.is_empty());
+}
