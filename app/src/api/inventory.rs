@@ -109,6 +109,15 @@ pub async fn resource(snapshot: String, kind: String, id: String) -> Result<Reso
             .map(|a| (a.rsplit('/').next().unwrap_or(a).to_string(), shape::resource_href(&snapshot, "account", a))),
         fields: shape::fields(&kind, &item.body, &role_names),
         raw: serde_json::to_string_pretty(&item.body).unwrap_or_default(),
+        principal_id: if kind == "role_assignment" {
+            item.body
+                .pointer("/properties/principalId")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        } else {
+            String::new()
+        },
         kind,
     })
 }

@@ -273,6 +273,8 @@ pub struct ResourceView {
     /// Its findings (and its children's) in the snapshot's current evaluation.
     pub findings: Vec<crate::model::FindingItem>,
     pub findings_total: i64,
+    /// For a role assignment: the principal it names (its access page).
+    pub principal_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub fn ResourcePage() -> impl IntoView {
         )
     };
     let data = Resource::new(key, |(snapshot, kind, id)| resource(snapshot, kind, id));
+    let user = expect_context::<crate::UserResource>();
     view! {
         <Layout title="Resource">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -28,6 +29,13 @@ pub fn ResourcePage() -> impl IntoView {
                     match data.await {
                         Err(error) => view! { <ErrorPanel error/> }.into_any(),
                         Ok(r) => {
+                            // Those who review access get a way to it from here.
+                            let reviewer = user.await.ok().flatten().is_some_and(|u| u.may_read_audit());
+                            let access = match r.kind.as_str() {
+                                "account" => Some((crate::pages::access::href(&crate::model::AccessQuery { account: r.resource_id.to_lowercase(), ..Default::default() }), "Who has access to it")),
+                                "role_assignment" if !r.principal_id.is_empty() => Some((crate::pages::access::principal_href(&r.principal_id), "Everything its principal can do")),
+                                _ => None,
+                            }.filter(|_| reviewer);
                             let back = format!("/snapshots/{}?kind={}", r.header.id, r.kind);
                             let name = r.resource_id.rsplit('/').next().unwrap_or(&r.resource_id).to_string();
                             view! {
@@ -39,6 +47,7 @@ pub fn ResourcePage() -> impl IntoView {
                                 <SnapshotHeading header=r.header.clone()/>
                                 <p><code class="wrap" data-testid="resource-id">{r.resource_id.clone()}</code></p>
                                 {r.account.clone().map(|(account, href)| view! { <p>"In account "<a href=href>{account}</a></p> })}
+                                {access.map(|(href, label)| view! { <p><a href=href data-testid="access-link">{label}</a></p> })}
                                 <section class="panel">
                                     <h2>"What Attest reads"</h2>
                                     <dl class="facts" data-testid="typed-view">

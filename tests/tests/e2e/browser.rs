@@ -697,6 +697,18 @@ async fn an_auditor_narrows_the_access_page_to_what_is_flagged_and_opens_a_princ
     let accounts = b.client.find_all(Locator::Css("tr[data-testid='principal-account']")).await?;
     assert!(!accounts.is_empty());
     b.wait_text("[data-testid='principal-flagged']", "flagged").await?;
+
+    // From an account it reaches, to everyone on that account.
+    let account = b.client.find(Locator::Css("tr[data-testid='principal-account'] td a")).await?;
+    let account_name = account.text().await?;
+    account.click().await?;
+    b.wait_text("h1", &account_name).await?;
+    b.click("[data-testid='access-link']").await?;
+    b.wait_path("/access").await?;
+    b.wait_text("[data-testid='access-count']", "principal").await?;
+    for row in b.client.find_all(Locator::Css("tr[data-testid='access-row'] td:first-child")).await? {
+        assert_eq!(row.text().await?, account_name);
+    }
     b.client.clone().close().await?;
     Ok(())
 }
