@@ -15,7 +15,7 @@ use attest_rbac::documents::{DenyAssignment, RoleAssignment, RoleDefinition, Sch
 use attest_rbac::{AccountFacts, Check, Checker, Hierarchy, Index, Level, PrincipalFacts};
 use serde::Serialize;
 use sqlx::PgPool;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -209,20 +209,21 @@ pub fn flag_label(check: Check) -> &'static str {
     }
 }
 
-/// A snapshot's accounts: (ARM id, name), by name.
+/// A snapshot's accounts: (ARM id, name), by name; from what the access
+/// list itself read, so a page asking for both reads them once.
 pub async fn accounts(pool: &PgPool, snapshot: Uuid) -> CoreResult<Vec<(String, String)>> {
-    let rows = sqlx::query!(
-        r#"select d.resource_id, coalesce(d.body->>'name', d.resource_id) as "name!"
-             from snapshot_members m
-            cross join lateral unnest(m.ids) as member(id)
-             join documents d on d.id = member.id
-            where m.snapshot_id = $1 and m.kind = 'account'
-            order by lower(coalesce(d.body->>'name', d.resource_id)), d.resource_id"#,
-        snapshot
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.resource_id, r.name)).collect())
+    let mut out: Vec<(String, String)> =
+        cached(pool, snapshot).await?.accounts.iter().map(|(name, f)| (f.id.clone(), name.clone())).collect();
+    out.sort_by_key(|(id, name)| (name.to_lowercase(), id.clone()));
+    Ok(out)
+}
+
+/// The subscriptions of `accounts` (ARM id first), lower case, sorted.
+pub fn subscriptions(accounts: &[(String, String)]) -> Vec<String> {
+    let mut out: Vec<String> = accounts.iter().map(|(id, _)| subscription_of(id)).filter(|s| !s.is_empty()).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl AccessFilter {
@@ -512,12 +513,6 @@ impl Estate {
         let index = Index::new(&self.definitions, &self.assignments);
         let by_id: HashMap<&str, &RoleAssignment> = self.assignments.iter().map(|a| (a.id.as_str(), a)).collect();
         let roles: HashMap<&str, &RoleDefinition> = self.definitions.iter().map(|d| (d.guid.as_str(), d)).collect();
-        let activated: BTreeSet<String> = self
-            .active
-            .iter()
-            .filter(|i| i.assignment_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Activated")))
-            .filter_map(|i| i.origin_role_assignment_id.as_deref().map(str::to_ascii_lowercase))
-            .collect();
         // Each assignment's flags, decided once however many accounts it reaches.
         let mut flags: HashMap<&str, Vec<FlagInfo>> = HashMap::new();
         let mut rows = Vec::new();
@@ -537,7 +532,7 @@ impl Estate {
                             custom_role: role.is_some_and(|r| r.custom),
                             scope: a.scope.clone(),
                             inherited: a.scope.to_ascii_lowercase() != account_lower,
-                            activated: activated.contains(&a.id.to_ascii_lowercase()),
+                            activated: checker.activated(&a.id),
                             condition: a.condition.clone(),
                         }
                     })
@@ -790,10 +785,7 @@ pub async fn principal(pool: &PgPool, snapshot: Option<Uuid>, id: &str) -> CoreR
                 accounts: estate
                     .accounts
                     .iter()
-                    .filter(|(_, a)| {
-                        let account = a.id.to_ascii_lowercase();
-                        scope == "/" || account == scope || account.starts_with(&format!("{scope}/"))
-                    })
+                    .filter(|(_, a)| crate::reviews::within(&scope, &a.id.to_ascii_lowercase()))
                     .map(|(name, _)| name.clone())
                     .collect(),
             }

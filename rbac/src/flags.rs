@@ -182,6 +182,11 @@ impl<'a> Checker<'a> {
         self
     }
 
+    /// Whether the assignment `id` (any case) carries a PIM activation.
+    pub fn activated(&self, id: &str) -> bool {
+        self.activated.contains(&id.to_ascii_lowercase())
+    }
+
     /// The accounts an assignment at `scope` (normalized) reaches.
     fn reached(&self, scope: &str) -> Vec<(&str, &'a AccountFacts)> {
         if scope == "/" {

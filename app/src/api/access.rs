@@ -115,10 +115,7 @@ pub async fn list_access(query: AccessQuery) -> Result<AccessView, AppError> {
     let page = access::list(&pool, &filter).await.map_err(|e| fail(core(e)))?;
     let snapshot = page.snapshot_id.to_string();
     let accounts = access::accounts(&pool, page.snapshot_id).await.map_err(|e| fail(core(e)))?;
-    let mut subscriptions: Vec<String> =
-        accounts.iter().filter_map(|(id, _)| id.split('/').nth(2).map(str::to_ascii_lowercase)).collect();
-    subscriptions.sort();
-    subscriptions.dedup();
+    let subscriptions = access::subscriptions(&accounts);
     Ok(AccessView {
         snapshot_id: snapshot.clone(),
         snapshot_at: fmt_time(page.finished_at),

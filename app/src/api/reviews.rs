@@ -78,13 +78,11 @@ pub async fn list_reviews() -> Result<ReviewsView, AppError> {
     let mut scopes = vec![("/".to_string(), "The whole estate (/)".to_string())];
     if let Ok((snapshot, _)) = access::resolve_snapshot(&pool, None).await {
         let accounts = access::accounts(&pool, snapshot).await.map_err(|e| fail(core(e)))?;
-        let mut subscriptions: Vec<String> = accounts
-            .iter()
-            .filter_map(|(id, _)| id.split('/').nth(2).map(|s| format!("/subscriptions/{}", s.to_ascii_lowercase())))
-            .collect();
-        subscriptions.sort();
-        subscriptions.dedup();
-        scopes.extend(subscriptions.into_iter().map(|s| (s.clone(), format!("Subscription {}", &s[15..]))));
+        scopes.extend(
+            access::subscriptions(&accounts)
+                .into_iter()
+                .map(|s| (format!("/subscriptions/{s}"), format!("Subscription {s}"))),
+        );
         scopes.extend(accounts.into_iter().map(|(id, name)| (id.to_ascii_lowercase(), format!("Account {name}"))));
     }
     Ok(ReviewsView { reviews: all.iter().map(shape::summary).collect(), scopes })

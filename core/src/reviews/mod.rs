@@ -119,9 +119,10 @@ pub fn normalize_scope(scope: &str) -> CoreResult<String> {
     Ok(s)
 }
 
-/// Whether `id` (lower case) is `scope` or below it.
+/// Whether `id` (lower case) is `scope` or below it: rbac's scope rule
+/// (segment boundaries), with no management groups in a campaign's scope.
 pub fn within(scope: &str, id: &str) -> bool {
-    scope == "/" || id == scope || (id.starts_with(scope) && id.as_bytes().get(scope.len()) == Some(&b'/'))
+    attest_rbac::Hierarchy::default().covers(scope, id)
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> CoreResult<String> {
