@@ -754,6 +754,7 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 false => println!("this demo estate is already stored as snapshot {}", stored.id),
             }
             let evaluation = attest_core::findings::evaluate_snapshot(pool, stored.id, &actor).await?;
+            attest_core::snapshot::ingest::warm_access_index(pool, stored.id).await;
             println!(
                 "evaluated: {} findings, compliance {}",
                 evaluation.findings,

@@ -11,7 +11,7 @@ pub const PAGE_SIZE: i64 = 50;
 
 #[cfg(feature = "ssr")]
 mod shape {
-    use crate::model::{AccessItem, AssignmentItem, FlagItem, LevelItem, PrincipalSummary};
+    use crate::model::{AccessItem, AssignmentItem, FlagItem, LevelItem, MemberItem, PrincipalSummary};
     use attest_core::access::{AccessRow, PrincipalInfo, Resolution};
 
     pub fn resource_href(snapshot: &str, kind: &str, id: &str) -> String {
@@ -33,6 +33,19 @@ mod shape {
                 Resolution::Unresolved => "unresolved",
             }
             .into(),
+            members: p.members.as_ref().map(|members| {
+                members
+                    .iter()
+                    .map(|m| MemberItem {
+                        id: m.id.clone(),
+                        kind: m.kind.clone(),
+                        name: m.display_name.clone().unwrap_or_else(|| m.id.clone()),
+                        detail: m.user_principal_name.clone().unwrap_or_default(),
+                        guest: m.guest,
+                        disabled: m.enabled == Some(false),
+                    })
+                    .collect()
+            }),
         }
     }
 
@@ -138,7 +151,7 @@ pub async fn list_access(query: AccessQuery) -> Result<AccessView, AppError> {
 
 #[server(endpoint = "fn/access/principal")]
 pub async fn principal_access(id: String) -> Result<PrincipalDetail, AppError> {
-    use crate::model::EligibleItem;
+    use crate::model::{EligibleItem, GroupItem};
     use crate::ssr::{core, fail, fmt_time, pool, require};
     use attest_core::{access, Role};
     require(&[Role::Auditor, Role::Admin]).await?;
@@ -163,6 +176,11 @@ pub async fn principal_access(id: String) -> Result<PrincipalDetail, AppError> {
                 end: e.end.unwrap_or_default(),
                 accounts: e.accounts,
             })
+            .collect(),
+        groups: v
+            .groups
+            .into_iter()
+            .map(|g| GroupItem { name: g.display_name.unwrap_or_else(|| g.id.clone()), id: g.id, accounts: g.accounts })
             .collect(),
     })
 }

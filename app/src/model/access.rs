@@ -27,6 +27,30 @@ pub struct PrincipalSummary {
     pub guest: bool,
     /// resolved, deleted or unresolved.
     pub resolution: String,
+    /// A group's members, when Graph let the scan read them.
+    pub members: Option<Vec<MemberItem>>,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberItem {
+    pub id: String,
+    pub kind: String,
+    /// Its display name, else its id.
+    pub name: String,
+    /// Its user principal name, when Graph gave one.
+    pub detail: String,
+    pub guest: bool,
+    /// Graph said its account is disabled.
+    pub disabled: bool,
+}
+
+/// A group a principal is a member of, and the accounts the group reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupItem {
+    pub id: String,
+    pub name: String,
+    pub accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +137,8 @@ pub struct PrincipalDetail {
     pub principal: PrincipalSummary,
     pub accounts: Vec<AccessItem>,
     pub eligible: Vec<EligibleItem>,
+    /// Groups it is a member of that have access of their own.
+    pub groups: Vec<GroupItem>,
 }
 
 /// How a principal kind reads.

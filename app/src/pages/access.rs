@@ -51,6 +51,10 @@ pub fn PrincipalBadges(principal: PrincipalSummary) -> AnyView {
             "unresolved" => Some(view! { " "<span class="badge" title="Microsoft Graph was not read for this principal" data-testid="principal-unresolved">"unresolved"</span> }.into_any()),
             _ => None,
         }}
+        {principal.members.map(|m| {
+            let names: Vec<String> = m.iter().map(|m| m.name.clone()).collect();
+            view! { " "<span class="badge" title=names.join(", ") data-testid="principal-members">{format!("{} {}", m.len(), if m.len() == 1 { "member" } else { "members" })}</span> }
+        })}
     }
     .into_any()
 }

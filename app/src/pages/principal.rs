@@ -34,6 +34,8 @@ pub fn PrincipalPage() -> impl IntoView {
                                     <dt>"Snapshot"</dt><dd><a href={format!("/snapshots/{}", v.snapshot_id)}>{v.snapshot_at.clone()}</a></dd>
                                 </dl>
                                 <Coverage graph=v.graph pim=v.pim/>
+                                {p.members.clone().map(|members| view! { <Members members/> })}
+                                {(!v.groups.is_empty()).then(|| view! { <Groups groups=v.groups.clone()/> })}
                                 <h2 class="spaced">{format!("Active access: {} {}", v.accounts.len(), if v.accounts.len() == 1 { "account" } else { "accounts" })}</h2>
                                 {(flagged > 0).then(|| view! { <p class="muted" data-testid="principal-flagged">{format!("{flagged} of them flagged")}</p> })}
                                 {if v.accounts.is_empty() {
@@ -84,5 +86,63 @@ pub fn PrincipalPage() -> impl IntoView {
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+/// A group's members, as Graph listed them when the snapshot was taken:
+/// each of them holds what the group holds.
+#[component]
+fn Members(members: Vec<crate::model::MemberItem>) -> AnyView {
+    view! {
+        <h2 class="spaced">{format!("Members: {}", members.len())}</h2>
+        <p class="muted">"Direct and nested members hold everything this group holds."</p>
+        {if members.is_empty() {
+            view! { <p class="panel empty-state" data-testid="no-members">"The group has no members."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" data-testid="group-members">
+                    <thead><tr><th scope="col">"Member"</th><th scope="col">"Kind"</th><th scope="col">"Sign-in name"</th></tr></thead>
+                    <tbody>
+                        {members.into_iter().map(|m| view! {
+                            <tr data-testid="group-member">
+                                <td><a href=crate::pages::access::principal_href(&m.id)>{m.name.clone()}</a></td>
+                                <td>
+                                    <span class="badge">{crate::model::principal_kind_label(&m.kind)}</span>
+                                    {m.guest.then(|| view! { " "<span class="badge badge-warn">"guest"</span> })}
+                                    {m.disabled.then(|| view! { " "<span class="badge">"disabled"</span> })}
+                                </td>
+                                <td>{if m.detail.is_empty() { "—".to_string() } else { m.detail.clone() }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+    .into_any()
+}
+
+/// The groups a principal holds access through.
+#[component]
+fn Groups(groups: Vec<crate::model::GroupItem>) -> AnyView {
+    view! {
+        <h2 class="spaced">"Through groups"</h2>
+        <ul class="plain" data-testid="principal-groups">
+            {groups.into_iter().map(|g| view! {
+                <li data-testid="principal-group">
+                    <a href=crate::pages::access::principal_href(&g.id)>{g.name.clone()}</a>
+                    <span class="muted">{format!(" reaches {}", summary(&g.accounts))}</span>
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+/// At most five names, and how many more.
+fn summary(names: &[String]) -> String {
+    match names.len() {
+        0..=5 => names.join(", "),
+        n => format!("{} and {} more", names[..5].join(", "), n - 5),
     }
 }

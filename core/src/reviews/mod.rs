@@ -9,7 +9,7 @@
 pub mod decide;
 pub mod export;
 
-use crate::access::{self, AccessFilter};
+use crate::access;
 use crate::audit;
 use crate::error::{CoreError, CoreResult};
 use serde::Serialize;
@@ -141,14 +141,10 @@ fn text(field: &'static str, value: &str, max: usize) -> CoreResult<String> {
 pub async fn create(pool: &PgPool, actor: &str, name: &str, scope: &str, snapshot: Option<Uuid>) -> CoreResult<i64> {
     let name = text("name", name, MAX_NAME)?;
     let scope = normalize_scope(scope)?;
-    // Every row of the scope, narrowed in the database when it is one account.
-    let account =
-        if scope.contains("/providers/microsoft.cognitiveservices/accounts/") { scope.clone() } else { String::new() };
-    let page =
-        access::matching(pool, &AccessFilter { snapshot, account, page: 1, per_page: 1, ..Default::default() }).await?;
+    // Every row of the accounts in scope, read by scope.
+    let page = access::of_accounts(pool, snapshot, |account| within(&scope, account)).await?;
     let snapshot_id = page.snapshot_id;
-    let mut rows = page.rows;
-    rows.retain(|r| within(&scope, &r.account_id.to_ascii_lowercase()));
+    let rows = page.rows;
     if rows.is_empty() {
         return Err(CoreError::invalid("scope", "no role assignment gives access to an AI account in this scope"));
     }

@@ -5,7 +5,8 @@
 //! A snapshot keeps one `PrincipalRecord` per id it asked Graph about: the
 //! object Graph returned, verbatim, or none when Graph answered without it
 //! (the principal was deleted). Ids the scan could not ask about (no Graph
-//! permission) have no record and are shown unresolved.
+//! permission) have no record and are shown unresolved. A group's record
+//! also keeps its members when Graph let the scan read them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,9 +20,25 @@ pub struct PrincipalRecord {
     /// The directory object as Graph returned it; `None` when Graph's
     /// answer left it out: the principal no longer exists.
     pub object: Option<Value>,
+    /// A group's members, direct and through nested groups, as Graph
+    /// returned them (`groups/{id}/transitiveMembers`); absent when not
+    /// read (not a group, no permission, or an older scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Value>>,
 }
 
 impl PrincipalRecord {
+    /// Whether Graph described it as a group (whose members are worth reading).
+    pub fn is_group(&self) -> bool {
+        self.object.as_ref().is_some_and(|o| Principal::from_graph(o).is_ok_and(|p| p.kind == PrincipalKind::Group))
+    }
+
+    /// Its members as a person reads them; `None` when they were not read.
+    /// A member Graph described without an id is left out.
+    pub fn members(&self) -> Option<Vec<Principal>> {
+        self.members.as_ref().map(|m| m.iter().filter_map(|o| Principal::from_graph(o).ok()).collect())
+    }
+
     /// The records for `asked`, from the objects Graph returned for them.
     pub fn for_answer(asked: &[String], returned: &[Value]) -> Vec<PrincipalRecord> {
         let mut by_id: std::collections::HashMap<String, &Value> =
@@ -31,7 +48,7 @@ impl PrincipalRecord {
             .map(|id| {
                 let id = id.to_ascii_lowercase();
                 let object = by_id.remove(&id).cloned();
-                PrincipalRecord { id, object }
+                PrincipalRecord { id, object, members: None }
             })
             .collect()
     }
@@ -144,6 +161,29 @@ mod tests {
         assert_eq!(records[0].id, "84b80893-8749-40a3-97b7-68513b600544");
         assert!(records[0].object.is_some());
         assert_eq!(records[1].object, None);
+    }
+
+    #[test]
+    fn a_group_keeps_its_members_and_older_records_read_without_them() {
+        let answer = fixture("directoryObjects_getByIds.v1.0.json");
+        let objects = answer["value"].as_array().unwrap();
+        let group = objects.iter().find(|o| o["@odata.type"] == "#microsoft.graph.group").unwrap();
+        let id = group["id"].as_str().unwrap().to_string();
+        let mut record = PrincipalRecord::for_answer(std::slice::from_ref(&id), objects).remove(0);
+        assert!(record.is_group());
+        assert_eq!(record.members(), None, "not read yet");
+        // transitiveMembers answers with directory objects, as getByIds does.
+        record.members =
+            Some(objects.iter().filter(|o| o["@odata.type"] != "#microsoft.graph.group").cloned().collect());
+        let members = record.members().unwrap();
+        assert_eq!(members.len(), 3);
+        assert_eq!(members[0].display_name.as_deref(), Some("Trevor Jones"));
+        // Stored and read back; a record written before members were kept reads as not read.
+        let stored = serde_json::to_value(&record).unwrap();
+        assert_eq!(serde_json::from_value::<PrincipalRecord>(stored).unwrap(), record);
+        let older: PrincipalRecord = serde_json::from_value(serde_json::json!({"id": id, "object": group})).unwrap();
+        assert_eq!(older.members, None);
+        assert!(!serde_json::to_string(&older).unwrap().contains("members"), "an unread list is not written");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Estate {
     /// Directory objects by lower-cased id, for the fake Graph; the
     /// snapshot's deleted principals are absent, as Graph leaves them out.
     principals: HashMap<String, Value>,
+    /// Groups' transitive members, by group id.
+    members: HashMap<String, Vec<Value>>,
     account_count: usize,
 }
 
@@ -84,6 +86,11 @@ impl Estate {
                 Some((r["id"].as_str()?.to_ascii_lowercase(), r.get("object").filter(|o| !o.is_null())?.clone()))
             })
             .collect();
+        let members = snapshot
+            .principals
+            .iter()
+            .filter_map(|r| Some((r["id"].as_str()?.to_ascii_lowercase(), r.get("members")?.as_array()?.clone())))
+            .collect();
         let role_definitions = snapshot
             .role_definitions
             .into_iter()
@@ -109,6 +116,7 @@ impl Estate {
             eligibility_instances: snapshot.role_eligibility_schedule_instances,
             assignment_instances: snapshot.role_assignment_schedule_instances,
             principals,
+            members,
             account_count,
         }
     }
@@ -120,6 +128,13 @@ impl Estate {
     /// The directory object Graph would return for `id`.
     pub fn principal(&self, id: &str) -> Option<Value> {
         self.principals.get(&id.to_ascii_lowercase()).cloned()
+    }
+
+    /// A group's transitive members, `None` when `id` is not a group Graph knows.
+    pub fn members(&self, id: &str) -> Option<&[Value]> {
+        let id = id.to_ascii_lowercase();
+        let group = self.principals.get(&id)?;
+        (group["@odata.type"] == "#microsoft.graph.group").then(|| self.members.get(&id).map_or(&[][..], |m| &m[..]))
     }
 
     /// Answers `GET path?query` (the query already decoded into pairs).

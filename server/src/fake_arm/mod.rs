@@ -114,6 +114,32 @@ async fn get_by_ids(arm: &FakeArm, request: Request) -> Response {
         .into_response()
 }
 
+/// Answers `GET /v1.0/groups/{id}/transitiveMembers` as Graph does: an OData
+/// collection of directory objects, paged through `@odata.nextLink`.
+fn transitive_members(arm: &FakeArm, base: &str, group: &str, query: &[(String, String)]) -> Response {
+    let Some(members) = arm.estate.members(group) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{group}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    let skip: usize = query.iter().find(|(k, _)| k == "$skiptoken").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    // Paged as ARM's lists are here (Graph's own pages hold 100).
+    let per_page = arm.options.page_size.max(1);
+    let page: Vec<&Value> = members.iter().skip(skip).take(per_page).collect();
+    let mut body =
+        json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": page});
+    if skip + per_page < members.len() {
+        body["@odata.nextLink"] =
+            format!("{base}/v1.0/groups/{group}/transitiveMembers?$skiptoken={}", skip + per_page).into();
+    }
+    Stats::bump(&arm.stats.ok);
+    axum::Json(body).into_response()
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
@@ -154,6 +180,10 @@ async fn handle(State(arm): State<Arc<FakeArm>>, request: Request) -> Response {
     }
     let query: Vec<(String, String)> =
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    if let Some(group) = lower.strip_prefix("/v1.0/groups/").and_then(|rest| rest.strip_suffix("/transitivemembers")) {
+        let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        return transitive_members(&arm, &format!("http://{host}"), group, &query);
+    }
     if !query.iter().any(|(k, _)| k == "api-version") {
         return error(
             StatusCode::BAD_REQUEST,

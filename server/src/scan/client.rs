@@ -150,7 +150,8 @@ impl ArmClient {
         }
     }
 
-    /// GET every page of a list, following `nextLink` until there is none.
+    /// GET every page of a list, following `nextLink` (or Graph's
+    /// `@odata.nextLink`) until there is none.
     pub async fn list(&self, first: &str) -> Result<Vec<Value>, Failure> {
         let mut items = Vec::new();
         let mut next = Some(first.to_string());
@@ -168,8 +169,14 @@ impl ArmClient {
                     return Err(Failure { status: Some(200), message: "the list's `value` is not an array".into() })
                 }
             }
-            // A page may hold no records and still have a next one.
-            next = page.get("nextLink").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            // A page may hold no records and still have a next one. ARM
+            // names it `nextLink`, Microsoft Graph `@odata.nextLink`.
+            next = page
+                .get("nextLink")
+                .or_else(|| page.get("@odata.nextLink"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
         }
         Ok(items)
     }

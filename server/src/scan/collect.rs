@@ -154,6 +154,36 @@ async fn resolve_principals(
     records
 }
 
+/// The members of the groups among `records`, direct and nested
+/// (`transitiveMembers`), each group's list followed to its end. A group
+/// whose members Graph refused is a collection error and keeps no list, so
+/// it is shown without members rather than as empty.
+async fn read_members(
+    graph: &ArmClient,
+    records: &mut [PrincipalRecord],
+    concurrency: usize,
+    errors: &mut Vec<CollectionError>,
+) {
+    let reads = stream::iter(records.iter_mut().filter(|r| r.is_group()))
+        .map(|record| async move {
+            let url = graph.url(&format!("/v1.0/groups/{}/transitiveMembers", record.id), &[]);
+            match graph.list(&url).await {
+                Ok(members) => {
+                    record.members = Some(members);
+                    None
+                }
+                Err(f) => Some(CollectionError {
+                    scope: "graph".into(),
+                    request: format!("GET {}", path_of(&url)),
+                    status: f.status,
+                    message: f.message,
+                }),
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    errors.extend(reads.filter_map(|e| async move { e }).collect::<Vec<_>>().await);
+}
+
 /// The request as recorded: path and query, without the host.
 fn path_of(url: &str) -> &str {
     url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or(url)
@@ -319,7 +349,8 @@ pub async fn collect(client: &ArmClient, graph: Option<&ArmClient>, plan: &Plan,
     if let Some(graph) = graph {
         progress.phase("resolving principals (Microsoft Graph)");
         let ids: Vec<String> = principal_ids.into_iter().collect();
-        let resolved = resolve_principals(graph, &ids, &mut rec.errors).await;
+        let mut resolved = resolve_principals(graph, &ids, &mut rec.errors).await;
+        read_members(graph, &mut resolved, plan.concurrency, &mut rec.errors).await;
         out.principals = resolved.iter().map(|r| serde_json::to_value(r).expect("records serialise")).collect();
     }
 

@@ -1,6 +1,7 @@
 //! Effective access as the Access pages and `GET /api/v1/access` read it:
 //! computed from a stored snapshot by the RBAC engine, narrowed in the
 //! database to one account or one principal without changing the answer,
+//! paged over the whole estate through an index stored per snapshot,
 //! honest about what the scan could not see, and refused to those who do
 //! not review access.
 
@@ -93,6 +94,87 @@ async fn narrowing_to_an_account_or_a_principal_reads_less_and_answers_the_same(
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn the_whole_estate_pages_through_its_stored_index_as_if_computed(pool: PgPool) {
+    let s = demo::generate(12, 42);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from access_indexes where snapshot_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    // Stored without an import: the first request for the whole estate
+    // stores its index.
+    assert_eq!(stored().await, 0);
+    let computed = access::matching(&pool, &all(id)).await.unwrap();
+    assert_eq!(rows(&pool, all(id)).await, computed.rows);
+    assert_eq!(stored().await, 1);
+
+    // Every filter the index answers, paged by 7: each page is the computed
+    // list's slice, and the totals agree.
+    let mut filters = vec![all(id), AccessFilter { flagged: true, ..all(id) }];
+    filters.extend(access::levels().into_iter().map(|(l, _)| AccessFilter { level: l.into(), ..all(id) }));
+    filters.extend(access::checks().into_iter().map(|(c, _)| AccessFilter { flag: c.into(), ..all(id) }));
+    filters.extend(access::principal_types().into_iter().map(|k| AccessFilter { principal_type: k.into(), ..all(id) }));
+    let accounts = access::accounts(&pool, id).await.unwrap();
+    for sub in access::subscriptions(&accounts) {
+        filters.push(AccessFilter { subscription: sub.to_ascii_uppercase(), flagged: true, ..all(id) });
+        filters.push(AccessFilter { subscription: sub, level: "invoke_models".into(), ..all(id) });
+    }
+    let mut nonempty = 0;
+    for f in &filters {
+        let expected = access::matching(&pool, f).await.unwrap().rows;
+        nonempty += usize::from(!expected.is_empty());
+        for page in 1..=expected.len().div_ceil(7) + 1 {
+            let got = access::list(&pool, &AccessFilter { page: page as i64, per_page: 7, ..f.clone() }).await.unwrap();
+            assert_eq!(got.total as usize, expected.len(), "{f:?}");
+            let from = ((page - 1) * 7).min(expected.len());
+            assert_eq!(got.rows, expected[from..(from + 7).min(expected.len())], "{f:?} page {page}");
+        }
+    }
+    assert!(nonempty > filters.len() / 2, "{nonempty} of {} filters match something", filters.len());
+
+    // Stored once: asking again computes nothing.
+    let again = access::materialize(&pool, id).await.unwrap();
+    assert!(!again.created);
+    assert_eq!((again.accounts, again.rows), (accounts.len(), computed.rows.len()));
+
+    // A later snapshot in which one account lost one assignment shares
+    // every other account's set with this one.
+    let mut later = s.clone();
+    later.finished_at += time::Duration::hours(1);
+    let first = s.accounts[0].account["id"].as_str().unwrap().to_ascii_lowercase();
+    // One made at the first account, for a principal with no other.
+    let principal_of = |a: &serde_json::Value| a["properties"]["principalId"].as_str().unwrap().to_ascii_lowercase();
+    let at = later
+        .role_assignments
+        .iter()
+        .position(|a| {
+            a["id"].as_str().unwrap().to_ascii_lowercase().starts_with(&format!("{first}/"))
+                && later.role_assignments.iter().filter(|b| principal_of(b) == principal_of(a)).count() == 1
+        })
+        .expect("an assignment made at the first account");
+    later.role_assignments.remove(at);
+    let later_id = stored_and_evaluated(&pool, &later).await;
+    let m = access::materialize(&pool, later_id).await.unwrap();
+    assert!(m.created);
+    // The set holds who reaches the account, how, and which flags show:
+    // new exactly when that changed.
+    let summary = |rows: Vec<AccessRow>| -> Vec<(String, Vec<&'static str>, BTreeSet<&'static str>)> {
+        rows.into_iter()
+            .map(|r| {
+                (r.principal.id, r.levels.iter().map(|l| l.level).collect(), r.flags.iter().map(|f| f.check).collect())
+            })
+            .collect()
+    };
+    let on = |snapshot: Uuid| AccessFilter { account: first.clone(), ..all(snapshot) };
+    assert_ne!(summary(rows(&pool, on(id)).await), summary(rows(&pool, on(later_id)).await));
+    assert_eq!((m.accounts, m.new_sets), (accounts.len(), 1));
+    assert_eq!(m.rows, access::matching(&pool, &all(later_id)).await.unwrap().rows.len());
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_principal_page_has_its_accounts_and_eligibility_and_unknown_ids_are_not_found(pool: PgPool) {
     let s = demo::generate(12, 42);
     let id = stored_and_evaluated(&pool, &s).await;
@@ -116,6 +198,53 @@ async fn a_principal_page_has_its_accounts_and_eligibility_and_unknown_ids_are_n
     }
     // The newest snapshot is the default.
     assert_eq!(access::principal(&pool, None, eligible).await.unwrap().snapshot_id, id);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_group_is_shown_with_its_members_and_a_member_with_the_groups_it_holds_access_through(pool: PgPool) {
+    let s = demo::generate(12, 42);
+    let id = stored_and_evaluated(&pool, &s).await;
+    let everything = rows(&pool, all(id)).await;
+    let group_rows: Vec<&AccessRow> = everything.iter().filter(|r| r.principal.kind == "group").collect();
+    assert!(!group_rows.is_empty());
+    // As Graph listed them, in the list and on the group's page.
+    for r in &group_rows {
+        let record = s.principals.iter().find(|p| p["id"] == r.principal.id.as_str()).unwrap();
+        let want: Vec<&str> = record["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        let members = r.principal.members.as_ref().expect("members were read");
+        assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), want);
+        assert!(members.iter().all(|m| m.kind == "user" && m.display_name.is_some()));
+        assert!(members.len() >= 2);
+    }
+    assert!(everything.iter().filter(|r| r.principal.kind != "group").all(|r| r.principal.members.is_none()));
+    let group = &group_rows[0].principal;
+    let page = access::principal(&pool, Some(id), &group.id).await.unwrap();
+    assert_eq!(page.principal.members, group.members);
+
+    // A member's page names the group and what it reaches, whether or
+    // not the member holds an assignment of its own.
+    let member = &group.members.as_ref().unwrap()[0];
+    let v = access::principal(&pool, Some(id), &member.id.to_ascii_uppercase()).await.unwrap();
+    let through = v.groups.iter().find(|g| g.id == group.id).expect("the group is named");
+    let mut reached: Vec<String> =
+        everything.iter().filter(|r| r.principal.id == group.id).map(|r| r.account_name.clone()).collect();
+    reached.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(through.accounts, reached);
+    assert_eq!(through.display_name, group.display_name);
+    assert_eq!(v.principal.display_name, member.display_name, "named from the group's list if need be");
+    let only_members: Vec<&str> = s
+        .principals
+        .iter()
+        .flat_map(|p| p["members"].as_array().into_iter().flatten())
+        .map(|m| m["id"].as_str().unwrap())
+        .filter(|m| !s.role_assignments.iter().any(|a| a["properties"]["principalId"] == *m))
+        .filter(|m| !s.role_eligibility_schedule_instances.iter().any(|e| e["properties"]["principalId"] == *m))
+        .collect();
+    let m = only_members.first().expect("the demo has people whose only access is through a group");
+    let v = access::principal(&pool, Some(id), m).await.unwrap();
+    assert!(v.accounts.is_empty() && !v.groups.is_empty(), "{v:?}");
+    assert_eq!(v.principal.resolution, Resolution::Resolved);
+    assert!(v.principal.display_name.is_some());
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -151,6 +151,31 @@ async fn a_scan_collects_deny_assignments_pim_custom_roles_and_who_the_principal
     assert_eq!(got.principals, want);
     assert!(got.principals.iter().any(|r| r["object"].is_null()), "a deleted principal");
     assert!(got.principals.iter().any(|r| r["object"]["userType"] == "Guest"), "a guest");
+    // Groups arrive with their members, read through Graph's pages (3 a page here).
+    let groups: Vec<&serde_json::Value> =
+        got.principals.iter().filter(|r| r["object"]["@odata.type"] == "#microsoft.graph.group").collect();
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| g["members"].is_array()), "{groups:?}");
+    assert!(groups.iter().any(|g| g["members"].as_array().unwrap().len() > 3), "some group spans pages");
+    assert!(got.principals.iter().filter(|r| !groups.contains(r)).all(|r| r.get("members").is_none()));
+}
+
+#[tokio::test]
+async fn group_members_graph_refuses_are_collection_errors_and_the_groups_stay_without_members() {
+    let fake = fake(9, 12, Options { forbidden: vec!["/transitivemembers".into()], ..Default::default() }).await;
+    let graph = (url::Url::parse(&fake.base).unwrap(), format!("{}/.default", fake.base));
+    let report = scan_of(&fake, |o| o.graph = Some(graph)).await;
+    let got = report.scanned.to_snapshot();
+    let groups: Vec<&serde_json::Value> =
+        got.principals.iter().filter(|r| r["object"]["@odata.type"] == "#microsoft.graph.group").collect();
+    assert!(!groups.is_empty());
+    assert_eq!(got.errors.len(), groups.len(), "one per group: {:?}", got.errors);
+    for e in &got.errors {
+        assert_eq!((e.scope.as_str(), e.status), ("graph", Some(403)));
+        assert!(e.request.starts_with("GET /v1.0/groups/") && e.request.ends_with("/transitiveMembers"), "{e:?}");
+    }
+    // Known as groups, named, and not said to be empty.
+    assert!(groups.iter().all(|g| g.get("members").is_none() && g["object"]["displayName"].is_string()));
 }
 
 #[tokio::test]

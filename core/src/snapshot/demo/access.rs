@@ -152,28 +152,33 @@ pub fn generate(
     }
     let user_index: BTreeMap<&str, usize> = users.iter().enumerate().map(|(i, u)| (u.as_str(), i)).collect();
     let group_index: BTreeMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+    let user = |i: usize, id: &str| {
+        let (given, family) = (GIVEN[i % GIVEN.len()], FAMILY[(i / GIVEN.len()) % FAMILY.len()]);
+        let guest = i % 5 == 4;
+        let upn = if guest {
+            format!("{}.{}_fabrikam.com#EXT#@contoso.onmicrosoft.com", given.to_lowercase(), family.to_lowercase())
+        } else {
+            format!("{}.{}{}@contoso.com", given.to_lowercase(), family.to_lowercase(), i / 120)
+        };
+        json!({"@odata.type": "#microsoft.graph.user", "id": id, "accountEnabled": i % 11 != 10,
+               "displayName": format!("{given} {family}"), "userPrincipalName": upn,
+               "userType": if guest { "Guest" } else { "Member" }})
+    };
     let mut principals = Vec::new();
     for (id, kind) in &kinds {
+        let mut members = None;
         let object = match kind.as_str() {
-            "User" => {
-                let i = user_index.get(id.as_str()).copied().unwrap_or(0);
-                let (given, family) = (GIVEN[i % GIVEN.len()], FAMILY[(i / GIVEN.len()) % FAMILY.len()]);
-                let guest = i % 5 == 4;
-                let upn = if guest {
-                    format!(
-                        "{}.{}_fabrikam.com#EXT#@contoso.onmicrosoft.com",
-                        given.to_lowercase(),
-                        family.to_lowercase()
-                    )
-                } else {
-                    format!("{}.{}{}@contoso.com", given.to_lowercase(), family.to_lowercase(), i / 120)
-                };
-                Some(json!({"@odata.type": "#microsoft.graph.user", "id": id, "accountEnabled": i % 11 != 10,
-                            "displayName": format!("{given} {family}"), "userPrincipalName": upn,
-                            "userType": if guest { "Guest" } else { "Member" }}))
-            }
+            "User" => Some(user(user_index.get(id.as_str()).copied().unwrap_or(0), id)),
             "Group" => {
                 let i = group_index.get(id.as_str()).copied().unwrap_or(0);
+                // Its members: three to six neighbouring users of the pool,
+                // groups overlapping as teams do, and one person whose only
+                // access is through the group.
+                let n = (3 + i % 4).min(users.len());
+                let mut listed: Vec<Value> =
+                    (0..n).map(|k| (i * 2 + k) % users.len()).map(|u| user(u, &users[u])).collect();
+                listed.push(user(users.len() + i, &format!("{}{:012x}", &id[..24], 0x00de_0000 + i)));
+                members = Some(listed);
                 Some(json!({"@odata.type": "#microsoft.graph.group", "id": id,
                             "displayName": format!("AI users {}", i + 1), "securityEnabled": true, "groupTypes": []}))
             }
@@ -183,7 +188,7 @@ pub fn generate(
                                               "servicePrincipalType": "Application"})),
             _ => None,
         };
-        let record = PrincipalRecord { id: id.to_ascii_lowercase(), object };
+        let record = PrincipalRecord { id: id.to_ascii_lowercase(), object, members };
         principals.push(serde_json::to_value(record).expect("records serialise"));
     }
 

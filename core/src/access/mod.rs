@@ -4,13 +4,19 @@
 //! assignments raise; and one principal's access across the estate, active
 //! and PIM-eligible.
 //!
-//! Computed on request by the pure `rbac` crate from the snapshot's
-//! documents. The database narrows what is read: a request for one account
-//! reads only the assignments whose scope is that account or above it, and
-//! one for a principal only that principal's.
+//! Computed by the pure `rbac` crate from the snapshot's documents. The
+//! database narrows what is read: a request for some accounts reads only
+//! the assignments whose scope is one of them or above it, and one for a
+//! principal only that principal's. The whole estate's list pages through
+//! an index stored per snapshot (`stored`) and computes the rows of the
+//! page it shows.
+
+mod stored;
+
+pub use stored::{materialize, Materialized};
 
 use crate::error::{CoreError, CoreResult};
-use crate::snapshot::graph::Principal as GraphPrincipal;
+use crate::snapshot::graph::{Principal as GraphPrincipal, PrincipalRecord};
 use attest_rbac::documents::{DenyAssignment, RoleAssignment, RoleDefinition, ScheduleInstance};
 use attest_rbac::{AccountFacts, Check, Checker, Hierarchy, Index, Level, PrincipalFacts};
 use serde::Serialize;
@@ -71,6 +77,44 @@ pub struct PrincipalInfo {
     pub app_id: Option<String>,
     pub guest: bool,
     pub resolution: Resolution,
+    /// A group's members, direct and nested, when Graph let the scan read
+    /// them; `None` otherwise (and for every other kind).
+    pub members: Option<Vec<MemberInfo>>,
+}
+
+/// A member of a group, as Graph described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberInfo {
+    /// Lower case.
+    pub id: String,
+    pub kind: String,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub guest: bool,
+    /// `accountEnabled`, when Graph gave it.
+    pub enabled: Option<bool>,
+}
+
+impl MemberInfo {
+    fn of(p: &GraphPrincipal) -> MemberInfo {
+        MemberInfo {
+            id: p.id.clone(),
+            kind: p.kind.as_str().to_string(),
+            display_name: p.display_name.clone(),
+            user_principal_name: p.user_principal_name.clone(),
+            guest: p.guest,
+            enabled: p.enabled,
+        }
+    }
+}
+
+/// A group through which a principal holds access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupInfo {
+    pub id: String,
+    pub display_name: Option<String>,
+    /// The accounts the group reaches (active access), by name.
+    pub accounts: Vec<String>,
 }
 
 impl PrincipalInfo {
@@ -176,6 +220,10 @@ pub struct PrincipalView {
     /// Per account it reaches, what it can do there (active access).
     pub accounts: Vec<AccessRow>,
     pub eligible: Vec<Eligibility>,
+    /// The groups it is a member of (as Graph listed their members) that
+    /// have access themselves: what it holds through them is shown on the
+    /// group's page.
+    pub groups: Vec<GroupInfo>,
 }
 
 /// The choices a filter's values must come from.
@@ -288,10 +336,10 @@ pub async fn resolve_snapshot(pool: &PgPool, named: Option<Uuid>) -> CoreResult<
 /// Which role assignments to read.
 enum Narrow<'a> {
     All,
-    /// Those whose scope is this account (lower case) or above it.
-    Account(&'a str),
-    /// Those of this principal (lower case).
-    Principal(&'a str),
+    /// Those whose scope is one of these accounts (lower case) or above it.
+    Accounts(&'a [String]),
+    /// Those of these principals (lower case).
+    Principals(&'a [String]),
 }
 
 /// A snapshot's access documents, parsed.
@@ -303,8 +351,9 @@ struct Estate {
     active: Vec<ScheduleInstance>,
     /// Accounts by id as stored: (name, facts).
     accounts: Vec<(String, AccountFacts)>,
-    /// Principal records by lower-case id: the directory object, `None` when deleted.
-    principals: HashMap<String, Option<GraphPrincipal>>,
+    /// Principal records by lower-case id: the directory object (`None`
+    /// when deleted) and a group's members (`None` when not read).
+    principals: HashMap<String, (Option<GraphPrincipal>, Option<Vec<GraphPrincipal>>)>,
     coverage: Coverage,
     revocations: Vec<attest_rbac::Revocation>,
 }
@@ -349,33 +398,39 @@ impl Estate {
                 .fetch_all(pool)
                 .await?
             }
-            Narrow::Account(account) => {
+            Narrow::Accounts(accounts) => {
                 // An assignment's id starts with the scope it is made at: the
                 // account, its resource group, its subscription, the root, or
                 // a management group (taken to reach every account, as the
-                // snapshot does not record the hierarchy).
-                let [a, b, c, d, e] = reaching_prefixes(account);
-                let found = sqlx::query!(
-                    r#"select id, body from documents
-                        where kind = 'role_assignment'
-                          and (lower(resource_id) like $1 or lower(resource_id) like $2 or lower(resource_id) like $3
-                               or lower(resource_id) like $4 or lower(resource_id) like $5)"#,
-                    a,
-                    b,
-                    c,
-                    d,
-                    e
-                )
-                .fetch_all(pool)
-                .await?;
+                // snapshot does not record the hierarchy). Scopes shared by
+                // several accounts are read once.
+                let mut patterns: Vec<String> = accounts.iter().flat_map(|a| reaching_prefixes(a)).collect();
+                patterns.sort();
+                patterns.dedup();
                 let members = &cached(pool, snapshot).await?.role_assignments;
-                found.into_iter().filter(|r| members.binary_search(&r.id).is_ok()).map(|r| r.body).collect()
+                let mut found: Vec<(i64, serde_json::Value)> = Vec::new();
+                for pattern in &patterns {
+                    let rows = sqlx::query!(
+                        r#"select id, body from documents
+                            where kind = 'role_assignment' and lower(resource_id) like $1"#,
+                        pattern
+                    )
+                    .fetch_all(pool)
+                    .await?;
+                    found.extend(
+                        rows.into_iter().filter(|r| members.binary_search(&r.id).is_ok()).map(|r| (r.id, r.body)),
+                    );
+                }
+                // In document order, as the whole estate's are read.
+                found.sort_by_key(|(id, _)| *id);
+                found.dedup_by_key(|(id, _)| *id);
+                found.into_iter().map(|(_, body)| body).collect()
             }
-            Narrow::Principal(principal) => {
+            Narrow::Principals(principals) => {
                 let found = sqlx::query!(
                     r#"select id, body from documents
-                        where kind = 'role_assignment' and lower(body #>> '{properties,principalId}') = $1"#,
-                    principal
+                        where kind = 'role_assignment' and lower(body #>> '{properties,principalId}') = any($1)"#,
+                    principals
                 )
                 .fetch_all(pool)
                 .await?;
@@ -391,8 +446,8 @@ impl Estate {
                 .filter_map(|a| a.pointer("/properties/principalId").and_then(|v| v.as_str()))
                 .map(str::to_ascii_lowercase)
                 .collect();
-            if let Narrow::Principal(p) = narrow {
-                named.push(p.to_string());
+            if let Narrow::Principals(p) = narrow {
+                named.extend(p.iter().cloned());
             }
             named.sort();
             named.dedup();
@@ -441,16 +496,17 @@ impl Estate {
                 "role_eligibility_instance" => estate.eligible.extend(ScheduleInstance::parse(body, "").ok()),
                 "role_assignment_instance" => estate.active.extend(ScheduleInstance::parse(body, "").ok()),
                 "principal" => {
-                    let Some(id) = body["id"].as_str() else { continue };
-                    let object = body.get("object").filter(|o| !o.is_null());
-                    let described = match object {
+                    // A record the portal cannot read is left out, as if Graph
+                    // had not been asked about it.
+                    let Ok(record) = <PrincipalRecord as serde::Deserialize>::deserialize(body) else { continue };
+                    let described = match &record.object {
                         None => None,
                         Some(o) => match GraphPrincipal::from_graph(o) {
                             Ok(p) => Some(p),
                             Err(_) => continue,
                         },
                     };
-                    estate.principals.insert(id.to_ascii_lowercase(), described);
+                    estate.principals.insert(record.id.to_ascii_lowercase(), (described, record.members()));
                 }
                 _ => {}
             }
@@ -463,7 +519,7 @@ impl Estate {
         self.principals
             .iter()
             .map(|(id, p)| {
-                let facts = match p {
+                let facts = match &p.0 {
                     None => PrincipalFacts { exists: false, guest: false, kind: None },
                     Some(p) => PrincipalFacts { exists: true, guest: p.guest, kind: Some(p.kind.as_str().into()) },
                 };
@@ -481,7 +537,7 @@ impl Estate {
             _ => "other",
         };
         match self.principals.get(id) {
-            Some(Some(p)) => PrincipalInfo {
+            Some((Some(p), members)) => PrincipalInfo {
                 id: id.to_string(),
                 kind: p.kind.as_str().to_string(),
                 display_name: p.display_name.clone(),
@@ -489,6 +545,7 @@ impl Estate {
                 app_id: p.app_id.clone(),
                 guest: p.guest,
                 resolution: Resolution::Resolved,
+                members: members.as_ref().map(|m| m.iter().map(MemberInfo::of).collect()),
             },
             found => PrincipalInfo {
                 id: id.to_string(),
@@ -498,6 +555,7 @@ impl Estate {
                 app_id: None,
                 guest: false,
                 resolution: if found.is_some() { Resolution::Deleted } else { Resolution::Unresolved },
+                members: None,
             },
         }
     }
@@ -626,6 +684,41 @@ struct Shared {
     principals: Vec<i64>,
     /// By id as stored: (name, facts).
     accounts: Vec<(String, AccountFacts)>,
+    /// Member id → the groups listing it (lower case), read on first use.
+    groups_of: tokio::sync::OnceCell<HashMap<String, Vec<String>>>,
+}
+
+impl Shared {
+    /// The groups whose members (as Graph listed them) include `member`.
+    async fn groups_of(&self, pool: &PgPool, snapshot: Uuid, member: &str) -> CoreResult<Vec<String>> {
+        let map = self
+            .groups_of
+            .get_or_try_init(|| async {
+                let pairs = sqlx::query!(
+                    r#"select lower(d.body ->> 'id') as "group!", lower(x.member ->> 'id') as "member!"
+                         from snapshot_members m
+                        cross join lateral unnest(m.ids) as listed(id)
+                         join documents d on d.id = listed.id
+                        cross join lateral jsonb_array_elements(d.body -> 'members') as x(member)
+                        where m.snapshot_id = $1 and m.kind = 'principal'
+                          and jsonb_typeof(d.body -> 'members') = 'array' and x.member ? 'id'"#,
+                    snapshot
+                )
+                .fetch_all(pool)
+                .await?;
+                let mut map: HashMap<String, Vec<String>> = HashMap::new();
+                for p in pairs {
+                    map.entry(p.member).or_default().push(p.group);
+                }
+                for groups in map.values_mut() {
+                    groups.sort_unstable();
+                    groups.dedup();
+                }
+                Ok::<_, CoreError>(map)
+            })
+            .await?;
+        Ok(map.get(member).cloned().unwrap_or_default())
+    }
 }
 
 /// How many snapshots' `Shared` are kept (4 MiB each per 500,000 assignments).
@@ -676,7 +769,7 @@ async fn cached(pool: &PgPool, snapshot: Uuid) -> CoreResult<std::sync::Arc<Shar
         (a.name, facts)
     })
     .collect();
-    let shared = std::sync::Arc::new(Shared { role_assignments, principals, accounts });
+    let shared = std::sync::Arc::new(Shared { role_assignments, principals, accounts, groups_of: Default::default() });
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     cache.retain(|(id, _)| *id != snapshot);
     cache.insert(0, (snapshot, shared.clone()));
@@ -695,14 +788,89 @@ fn rank(row: &AccessRow) -> usize {
     row.levels.first().and_then(|l| Level::ALL.iter().position(|x| x.as_str() == l.level)).unwrap_or(Level::ALL.len())
 }
 
-/// The access list: one row per (account, principal), filtered and paged;
-/// by account name, then the strongest access first, then principal name.
+/// The list's order: by account name, then the strongest access first,
+/// then principal name.
+fn sort_rows(rows: &mut [AccessRow]) {
+    rows.sort_by_cached_key(|r| {
+        (
+            r.account_name.to_lowercase(),
+            r.account_id.clone(),
+            rank(r),
+            r.principal.name().to_lowercase(),
+            r.principal.id.clone(),
+        )
+    });
+}
+
+/// The access list: one row per (account, principal), filtered and paged,
+/// in the list's order (`sort_rows`). Narrowed to an account or a
+/// principal, the rows are computed and paged; otherwise the stored index
+/// picks the page and only its accounts are computed.
 pub async fn list(pool: &PgPool, filter: &AccessFilter) -> CoreResult<AccessPage> {
-    let mut page = matching(pool, filter).await?;
-    let total = page.rows.len() as i64;
-    let start = ((filter.page - 1).saturating_mul(filter.per_page)).min(total) as usize;
-    page.rows = page.rows.into_iter().skip(start).take(filter.per_page as usize).collect();
-    Ok(page)
+    filter.check()?;
+    if !filter.account.trim().is_empty() || !filter.principal.trim().is_empty() {
+        let mut page = matching(pool, filter).await?;
+        let total = page.rows.len() as i64;
+        let start = ((filter.page - 1).saturating_mul(filter.per_page)).min(total) as usize;
+        page.rows = page.rows.into_iter().skip(start).take(filter.per_page as usize).collect();
+        return Ok(page);
+    }
+    let (snapshot_id, finished_at) = resolve_snapshot(pool, filter.snapshot).await?;
+    let index = stored::index(pool, snapshot_id).await?;
+    let window = index.window(filter);
+    let mut rows = Vec::new();
+    if !window.pairs.is_empty() {
+        let mut accounts: Vec<String> = window.pairs.iter().map(|(a, _)| a.clone()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let estate = Estate::load(pool, snapshot_id, Narrow::Accounts(&accounts)).await?;
+        rows = estate.rows(|a| accounts.binary_search(&a.id.to_ascii_lowercase()).is_ok());
+        let mut wanted: Vec<(&str, &str)> = window.pairs.iter().map(|(a, p)| (a.as_str(), p.as_str())).collect();
+        wanted.sort_unstable();
+        rows.retain(|r| {
+            wanted.binary_search(&(r.account_id.to_ascii_lowercase().as_str(), r.principal.id.as_str())).is_ok()
+        });
+        sort_rows(&mut rows);
+        if rows.len() != window.pairs.len() {
+            // The index and the documents it was computed from disagree:
+            // the page shows what the documents say.
+            tracing::warn!(%snapshot_id, indexed = window.pairs.len(), computed = rows.len(), "the access index disagrees with its snapshot");
+        }
+    }
+    Ok(AccessPage {
+        snapshot_id,
+        finished_at,
+        coverage: index.coverage,
+        rows,
+        total: window.total,
+        page: filter.page,
+        per_page: filter.per_page,
+    })
+}
+
+/// Most accounts whose assignments are read by scope; beyond, every
+/// assignment is read (one pass beats thousands of index lookups).
+const NARROW_ACCOUNTS: usize = 200;
+
+/// Every row of the accounts `keep` selects (by lower-case id), in the
+/// list's order, unpaged: what a review campaign over a scope copies.
+pub async fn of_accounts(pool: &PgPool, snapshot: Option<Uuid>, keep: impl Fn(&str) -> bool) -> CoreResult<AccessPage> {
+    let (snapshot_id, finished_at) = resolve_snapshot(pool, snapshot).await?;
+    let mut accounts: Vec<String> = cached(pool, snapshot_id)
+        .await?
+        .accounts
+        .iter()
+        .map(|(_, a)| a.id.to_ascii_lowercase())
+        .filter(|id| keep(id))
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let narrow = if accounts.len() <= NARROW_ACCOUNTS { Narrow::Accounts(&accounts) } else { Narrow::All };
+    let estate = Estate::load(pool, snapshot_id, narrow).await?;
+    let mut rows = estate.rows(|a| accounts.binary_search(&a.id.to_ascii_lowercase()).is_ok());
+    sort_rows(&mut rows);
+    let total = rows.len() as i64;
+    Ok(AccessPage { snapshot_id, finished_at, coverage: estate.coverage, rows, total, page: 1, per_page: total.max(1) })
 }
 
 /// Every row `filter` selects, in the list's order, unpaged (`page` and
@@ -714,9 +882,9 @@ pub async fn matching(pool: &PgPool, filter: &AccessFilter) -> CoreResult<Access
     let principal = filter.principal.trim().to_ascii_lowercase();
     let subscription = filter.subscription.trim().to_ascii_lowercase();
     let narrow = if !principal.is_empty() {
-        Narrow::Principal(&principal)
+        Narrow::Principals(std::slice::from_ref(&principal))
     } else if !account.is_empty() {
-        Narrow::Account(&account)
+        Narrow::Accounts(std::slice::from_ref(&account))
     } else {
         Narrow::All
     };
@@ -732,17 +900,7 @@ pub async fn matching(pool: &PgPool, filter: &AccessFilter) -> CoreResult<Access
             && (filter.flag.is_empty() || r.flags.iter().any(|f| f.check == filter.flag))
             && (!filter.flagged || !r.flags.is_empty())
     });
-    rows.sort_by(|a, b| {
-        (a.account_name.to_lowercase(), &a.account_id, rank(a), a.principal.name().to_lowercase(), &a.principal.id).cmp(
-            &(
-                b.account_name.to_lowercase(),
-                &b.account_id,
-                rank(b),
-                b.principal.name().to_lowercase(),
-                &b.principal.id,
-            ),
-        )
-    });
+    sort_rows(&mut rows);
     let total = rows.len() as i64;
     Ok(AccessPage {
         snapshot_id,
@@ -763,10 +921,22 @@ pub async fn principal(pool: &PgPool, snapshot: Option<Uuid>, id: &str) -> CoreR
         return Err(CoreError::invalid("id", "a principal's object id"));
     }
     let (snapshot_id, finished_at) = resolve_snapshot(pool, snapshot).await?;
-    let estate = Estate::load(pool, snapshot_id, Narrow::Principal(&id)).await?;
+    // The principal's own assignments, and those of the groups it is in.
+    let groups = cached(pool, snapshot_id).await?.groups_of(pool, snapshot_id, &id).await?;
+    let asked: Vec<String> = std::iter::once(id.clone()).chain(groups.iter().cloned()).collect();
+    let estate = Estate::load(pool, snapshot_id, Narrow::Principals(&asked)).await?;
     let mut accounts = estate.rows(|_| true);
+    let through: Vec<GroupInfo> = groups
+        .iter()
+        .filter_map(|g| {
+            let mut reached: Vec<String> =
+                accounts.iter().filter(|r| r.principal.id == *g).map(|r| r.account_name.clone()).collect();
+            reached.sort_by_key(|n| n.to_lowercase());
+            let name = estate.principals.get(g).and_then(|(p, _)| p.as_ref()).and_then(|p| p.display_name.clone());
+            (!reached.is_empty()).then(|| GroupInfo { id: g.clone(), display_name: name, accounts: reached })
+        })
+        .collect();
     accounts.retain(|r| r.principal.id == id);
-    accounts.sort_by_key(|a| (rank(a), a.account_name.to_lowercase()));
     let roles: HashMap<&str, &RoleDefinition> = estate.definitions.iter().map(|d| (d.guid.as_str(), d)).collect();
     let eligible: Vec<Eligibility> = estate
         .eligible
@@ -791,7 +961,8 @@ pub async fn principal(pool: &PgPool, snapshot: Option<Uuid>, id: &str) -> CoreR
             }
         })
         .collect();
-    let known = !accounts.is_empty() || !eligible.is_empty() || estate.principals.contains_key(&id);
+    let known =
+        !accounts.is_empty() || !eligible.is_empty() || !groups.is_empty() || estate.principals.contains_key(&id);
     if !known {
         return Err(CoreError::not_found("principal in this snapshot"));
     }
@@ -808,10 +979,36 @@ pub async fn principal(pool: &PgPool, snapshot: Option<Uuid>, id: &str) -> CoreR
         snapshot_id,
         finished_at,
         coverage: estate.coverage,
-        principal: estate.principal_info(&id, &principal_type),
+        principal: described_by_groups(estate.principal_info(&id, &principal_type), &estate, &groups),
         accounts,
         eligible,
+        groups: through,
     })
+}
+
+/// A principal no assignment names has no record of its own; a group
+/// listing it as a member says who it is.
+fn described_by_groups(info: PrincipalInfo, estate: &Estate, groups: &[String]) -> PrincipalInfo {
+    if info.resolution != Resolution::Unresolved {
+        return info;
+    }
+    let listed = groups
+        .iter()
+        .filter_map(|g| estate.principals.get(g).and_then(|(_, members)| members.as_ref()))
+        .flatten()
+        .find(|m| m.id == info.id);
+    match listed {
+        None => info,
+        Some(m) => PrincipalInfo {
+            kind: m.kind.as_str().to_string(),
+            display_name: m.display_name.clone(),
+            user_principal_name: m.user_principal_name.clone(),
+            app_id: m.app_id.clone(),
+            guest: m.guest,
+            resolution: Resolution::Resolved,
+            ..info
+        },
+    }
 }
 
 #[cfg(test)]
