@@ -1,9 +1,10 @@
 -- The access list's index (core/access/stored.rs): per snapshot and AI
 -- account, the principals that reach it with what each can do and which
--- flags it raises, in the list's order. Computed once per snapshot (at
--- import, or by the first request that needs it) so the whole estate's
--- list is counted and paged without computing every account's access on
--- each request (12 s for the 500,000-assignment benchmark estate).
+-- flags it raises, in the list's order. Computed once per snapshot (by the
+-- portal's background job after an import, or by the first request that
+-- needs it) so the whole estate's list is counted and paged without
+-- computing every account's access on each request (12 s for the
+-- 500,000-assignment benchmark estate).
 
 -- One account's entries, content-addressed: an account whose access did
 -- not change between snapshots shares its set. `principals` holds the

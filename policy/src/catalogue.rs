@@ -102,6 +102,8 @@ const FILES: &[(&str, &str)] = &[
     ("access-broad-scope", include_str!("../catalogue/access-broad-scope.json")),
     ("access-guest-data", include_str!("../catalogue/access-guest-data.json")),
     ("access-revocation-not-carried-out", include_str!("../catalogue/access-revocation-not-carried-out.json")),
+    ("access-disabled-principal", include_str!("../catalogue/access-disabled-principal.json")),
+    ("access-workload-owner", include_str!("../catalogue/access-workload-owner.json")),
     ("content-filter-assigned", include_str!("../catalogue/content-filter-assigned.json")),
     ("content-filter-thresholds", include_str!("../catalogue/content-filter-thresholds.json")),
     ("content-prompt-shields", include_str!("../catalogue/content-prompt-shields.json")),

@@ -41,10 +41,16 @@ pub enum Check {
     /// A certified access review revoked (or changed) the assignment, and a
     /// snapshot taken after the certification still has it.
     RevocationNotCarriedOut,
+    /// The directory account is disabled (nobody signs in with it) and the
+    /// assignment stays: access left behind, usable again on re-enabling.
+    DisabledPrincipal,
+    /// A workload identity holding Owner-level rights (manage access and
+    /// change the account): whoever holds its secret owns the account.
+    WorkloadOwner,
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 11] = [
         Check::KeyAccessWhileKeysEnabled,
         Check::UserWithWriteAccess,
         Check::WorkloadBeyondInvoke,
@@ -54,6 +60,8 @@ impl Check {
         Check::BroadScope,
         Check::GuestWithDataAccess,
         Check::RevocationNotCarriedOut,
+        Check::DisabledPrincipal,
+        Check::WorkloadOwner,
     ];
 
     /// The catalogue name of the control that reports it.
@@ -68,6 +76,8 @@ impl Check {
             Check::BroadScope => "attest-access-broad-scope",
             Check::GuestWithDataAccess => "attest-access-guest-data",
             Check::RevocationNotCarriedOut => "attest-access-revocation-not-carried-out",
+            Check::DisabledPrincipal => "attest-access-disabled-principal",
+            Check::WorkloadOwner => "attest-access-workload-owner",
         }
     }
 
@@ -92,6 +102,8 @@ pub struct PrincipalFacts {
     pub guest: bool,
     /// `user`, `group`, `service_principal`, …, when the directory said.
     pub kind: Option<String>,
+    /// `accountEnabled`, when the directory said.
+    pub enabled: Option<bool>,
 }
 
 /// A certified review's decision that an assignment go (revoke, or change
@@ -343,6 +355,34 @@ impl<'a> Checker<'a> {
                     ),
                 ),
             }
+        }
+        if kind == "service_principal" {
+            if owner.is_empty() {
+                flag(Check::WorkloadOwner, false, format!("{role_name} does not make the workload identity an owner"));
+            } else {
+                flag(
+                    Check::WorkloadOwner,
+                    true,
+                    format!(
+                        "a workload identity holding {role_name}, Owner-level on {}: whoever holds its credential can grant themselves anything there",
+                        names(&owner)
+                    ),
+                );
+            }
+        }
+        if let Some(enabled) = facts.filter(|f| f.exists).and_then(|f| f.enabled) {
+            flag(
+                Check::DisabledPrincipal,
+                !enabled,
+                if enabled {
+                    "the directory account is enabled".into()
+                } else {
+                    format!(
+                        "the directory account is disabled and still holds {role_name} on {}",
+                        names(&reached.iter().map(|r| r.0).collect::<Vec<_>>())
+                    )
+                },
+            );
         }
         match facts {
             Some(f) => flag(

@@ -83,6 +83,8 @@ struct PrincipalIn {
     guest: bool,
     #[serde(default)]
     kind: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -245,7 +247,10 @@ fn check(path: &Path) -> datatest_stable::Result<()> {
             .principals
             .iter()
             .map(|(id, p)| {
-                (id.to_ascii_lowercase(), PrincipalFacts { exists: p.exists, guest: p.guest, kind: p.kind.clone() })
+                (
+                    id.to_ascii_lowercase(),
+                    PrincipalFacts { exists: p.exists, guest: p.guest, kind: p.kind.clone(), enabled: p.enabled },
+                )
             })
             .collect();
         let active = parsed(&f.active_instances, ScheduleInstance::parse)?;

@@ -754,7 +754,9 @@ async fn admin(cmd: Command, pool: &sqlx::PgPool, config: &Config) -> anyhow::Re
                 false => println!("this demo estate is already stored as snapshot {}", stored.id),
             }
             let evaluation = attest_core::findings::evaluate_snapshot(pool, stored.id, &actor).await?;
-            attest_core::snapshot::ingest::warm_access_index(pool, stored.id).await;
+            // The whole estate's Access page reads this index; a served
+            // portal would store it in the background, the demo does now.
+            attest_core::access::materialize(pool, stored.id).await?;
             println!(
                 "evaluated: {} findings, compliance {}",
                 evaluation.findings,

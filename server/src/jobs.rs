@@ -1,6 +1,6 @@
-//! Background jobs of a running portal: exemption expiry and reminders, and
-//! signed checkpoints of the audit log, each also posted to an outgoing
-//! webhook when one is set.
+//! Background jobs of a running portal: exemption expiry and reminders,
+//! signed checkpoints of the audit log (each also posted to an outgoing
+//! webhook when one is set), and the newest snapshot's access index.
 
 use crate::config::Config;
 use attest_core::checkpoints::{Created, Notary};
@@ -27,6 +27,38 @@ pub async fn exemptions(pool: PgPool, config: Arc<Config>) {
             Err(e) => tracing::warn!(error = %e, "the exemption job failed; it will run again"),
         }
     }
+}
+
+/// How often the access-index job looks for a newest snapshot without one.
+const ACCESS_INDEX_EVERY: Duration = Duration::from_secs(30);
+
+/// Stores the newest snapshot's access index once it is imported, however
+/// it arrived (upload, API, a scan, `attest import` beside the server), so
+/// the whole estate's Access page does not wait for it (14 s for 500,000
+/// assignments); an import does not wait for it either.
+pub async fn access_index(pool: PgPool) {
+    let mut tick = tokio::time::interval(ACCESS_INDEX_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = access_index_once(&pool).await {
+            tracing::warn!(error = %e, "the access-index job failed; it will run again");
+        }
+    }
+}
+
+/// One run: the newest snapshot's index, when it has none; `Some` when
+/// one was stored.
+pub async fn access_index_once(pool: &PgPool) -> CoreResult<Option<attest_core::access::Materialized>> {
+    let Ok((snapshot, _)) = attest_core::access::resolve_snapshot(pool, None).await else { return Ok(None) };
+    let started = std::time::Instant::now();
+    let m = attest_core::access::materialize(pool, snapshot).await?;
+    if !m.created {
+        return Ok(None);
+    }
+    tracing::info!(%snapshot, accounts = m.accounts, rows = m.rows, new_sets = m.new_sets,
+                   ms = started.elapsed().as_millis() as u64, "access index stored");
+    Ok(Some(m))
 }
 
 /// One run: expiry and reminders, each reminder also posted to the webhook.

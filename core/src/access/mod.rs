@@ -254,6 +254,8 @@ pub fn flag_label(check: Check) -> &'static str {
         Check::BroadScope => "Granted at a broad scope",
         Check::GuestWithDataAccess => "A guest who can call the models",
         Check::RevocationNotCarriedOut => "A certified review revoked it; still assigned",
+        Check::DisabledPrincipal => "A disabled directory account still holds it",
+        Check::WorkloadOwner => "A workload identity with Owner-level rights",
     }
 }
 
@@ -520,8 +522,13 @@ impl Estate {
             .iter()
             .map(|(id, p)| {
                 let facts = match &p.0 {
-                    None => PrincipalFacts { exists: false, guest: false, kind: None },
-                    Some(p) => PrincipalFacts { exists: true, guest: p.guest, kind: Some(p.kind.as_str().into()) },
+                    None => PrincipalFacts { exists: false, guest: false, kind: None, enabled: None },
+                    Some(p) => PrincipalFacts {
+                        exists: true,
+                        guest: p.guest,
+                        kind: Some(p.kind.as_str().into()),
+                        enabled: p.enabled,
+                    },
                 };
                 (id.clone(), facts)
             })
@@ -650,7 +657,11 @@ fn concerns(check: Check, held: &[Level]) -> bool {
         Check::StandingPrivilegedAccess => any(&[Level::ManageAccess]),
         Check::BroadScope => held.iter().any(|l| *l != Level::ReadOnly),
         Check::GuestWithDataAccess => any(&[Level::InvokeModels]),
-        Check::PrincipalDeleted | Check::CustomRoleWildcard | Check::RevocationNotCarriedOut => true,
+        Check::WorkloadOwner => any(&[Level::OwnerLevel]),
+        Check::PrincipalDeleted
+        | Check::CustomRoleWildcard
+        | Check::RevocationNotCarriedOut
+        | Check::DisabledPrincipal => true,
     }
 }
 

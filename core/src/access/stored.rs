@@ -1,10 +1,11 @@
 //! The access list's index, stored per snapshot: for each account, one
 //! entry per principal that reaches it (who, what kind, which levels, which
-//! flags) in the list's order. It is computed once from the snapshot, at
-//! import or by the first request that needs it, and kept content-addressed
-//! per account, so an account whose access did not change shares its set
-//! with earlier snapshots. The whole estate's list counts and pages through
-//! it, then computes only the rows of the page it shows.
+//! flags) in the list's order. It is computed once from the snapshot, by
+//! the portal's background job after an import or by the first request
+//! that needs it, and kept content-addressed per account, so an account
+//! whose access did not change shares its set with earlier snapshots. The
+//! whole estate's list counts and pages through it, then computes only the
+//! rows of the page it shows.
 
 use super::{AccessFilter, AccessRow, Coverage, Estate, Narrow};
 use crate::error::{CoreError, CoreResult};
@@ -225,7 +226,8 @@ type Cache = Mutex<Vec<(Uuid, Arc<Index>)>>;
 static CACHE: LazyLock<Cache> = LazyLock::new(Default::default);
 
 /// The index of `snapshot`, stored first when it is not yet (a snapshot
-/// imported before indexes were kept, or stored without an import).
+/// the background job has not reached yet, or one imported before indexes
+/// were kept).
 pub(super) async fn index(pool: &PgPool, snapshot: Uuid) -> CoreResult<Arc<Index>> {
     let hit =
         CACHE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(id, _)| *id == snapshot).map(|(_, i)| i.clone());

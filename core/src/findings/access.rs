@@ -227,9 +227,14 @@ pub fn checks(
 fn principal_facts(record: &Value) -> Option<(String, PrincipalFacts)> {
     let id = record["id"].as_str()?.to_ascii_lowercase();
     let facts = match record.get("object").filter(|o| !o.is_null()) {
-        None => PrincipalFacts { exists: false, guest: false, kind: None },
+        None => PrincipalFacts { exists: false, guest: false, kind: None, enabled: None },
         Some(object) => match crate::snapshot::graph::Principal::from_graph(object) {
-            Ok(p) => PrincipalFacts { exists: true, guest: p.guest, kind: Some(p.kind.as_str().to_string()) },
+            Ok(p) => PrincipalFacts {
+                exists: true,
+                guest: p.guest,
+                kind: Some(p.kind.as_str().to_string()),
+                enabled: p.enabled,
+            },
             Err(_) => return None,
         },
     };

@@ -78,26 +78,7 @@ pub async fn import<R: Read + Send + 'static>(
     tx.commit().await?;
     // Evaluation runs on import; a snapshot stored before is already evaluated.
     crate::findings::evaluate_snapshot(pool, stored.id, actor).await?;
-    warm_access_index(pool, stored.id).await;
     Ok((stored, errors))
-}
-
-/// Stores the snapshot's access index now rather than on the first request
-/// for the whole estate's access. The snapshot is stored and evaluated
-/// whatever happens here: a failure is logged, and the request computes it.
-pub async fn warm_access_index(pool: &PgPool, snapshot: uuid::Uuid) {
-    let started = std::time::Instant::now();
-    match crate::access::materialize(pool, snapshot).await {
-        Ok(m) => tracing::info!(
-            %snapshot,
-            accounts = m.accounts,
-            rows = m.rows,
-            new_sets = m.new_sets,
-            ms = started.elapsed().as_millis() as u64,
-            "access index stored"
-        ),
-        Err(e) => tracing::warn!(%snapshot, error = %e, "the access index was not stored; the first request will"),
-    }
 }
 
 struct Ctx {

@@ -135,6 +135,17 @@ async fn the_whole_estate_pages_through_its_stored_index_as_if_computed(pool: Pg
     }
     assert!(nonempty > filters.len() / 2, "{nonempty} of {} filters match something", filters.len());
 
+    // The portal's background job stores the newest snapshot's index once.
+    let newer = {
+        let mut s2 = s.clone();
+        s2.finished_at += time::Duration::minutes(5);
+        stored_and_evaluated(&pool, &s2).await
+    };
+    let job = server::jobs::access_index_once(&pool).await.unwrap().expect("the newest snapshot had no index");
+    assert_eq!(job.accounts, access::accounts(&pool, newer).await.unwrap().len());
+    assert_eq!(job.new_sets, 0, "the same estate shares every set");
+    assert!(server::jobs::access_index_once(&pool).await.unwrap().is_none());
+
     // Stored once: asking again computes nothing.
     let again = access::materialize(&pool, id).await.unwrap();
     assert!(!again.created);

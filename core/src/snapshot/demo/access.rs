@@ -137,6 +137,16 @@ pub fn generate(
         active.push(schedule(&mut rng, "assignment-instance", &sub_scope, &role, &principal, Some(("Assigned", &id))));
     }
 
+    // A deployment pipeline's identity made Owner of the second account,
+    // and a person whose directory account is disabled (every seventh is)
+    // still able to use the first.
+    let second = accounts.get(1).and_then(|r| r.account["id"].as_str()).unwrap_or(&first).to_string();
+    let pipeline = guid(&mut rng);
+    assignments.push(assignment(&mut rng, &second, sub, &json!(owner_role), &pipeline, "ServicePrincipal"));
+    let cognitive_services_user =
+        "/providers/Microsoft.Authorization/roleDefinitions/a97b65f3-24c7-4388-baec-2e87135dc908";
+    assignments.push(assignment(&mut rng, &first, sub, &json!(cognitive_services_user), &users[3], "User"));
+
     // Who they are. Every fifth person is a guest; assignments of type
     // Unknown name principals since deleted, which Graph leaves out.
     let mut kinds: BTreeMap<String, String> = BTreeMap::new();
@@ -160,7 +170,7 @@ pub fn generate(
         } else {
             format!("{}.{}{}@contoso.com", given.to_lowercase(), family.to_lowercase(), i / 120)
         };
-        json!({"@odata.type": "#microsoft.graph.user", "id": id, "accountEnabled": i % 11 != 10,
+        json!({"@odata.type": "#microsoft.graph.user", "id": id, "accountEnabled": i % 7 != 3,
                "displayName": format!("{given} {family}"), "userPrincipalName": upn,
                "userType": if guest { "Guest" } else { "Member" }})
     };
