@@ -356,32 +356,27 @@ impl<'a> Checker<'a> {
                 ),
             }
         }
-        if kind == "service_principal" {
-            if owner.is_empty() {
-                flag(Check::WorkloadOwner, false, format!("{role_name} does not make the workload identity an owner"));
-            } else {
-                flag(
-                    Check::WorkloadOwner,
-                    true,
-                    format!(
-                        "a workload identity holding {role_name}, Owner-level on {}: whoever holds its credential can grant themselves anything there",
-                        names(&owner)
-                    ),
-                );
-            }
+        // These two only ever flag, as the revocation check does: the few
+        // assignments they are about are the finding, and a verdict on
+        // every other one would add a compliant finding per assignment.
+        if kind == "service_principal" && !owner.is_empty() {
+            flag(
+                Check::WorkloadOwner,
+                true,
+                format!(
+                    "a workload identity holding {role_name}, Owner-level on {}: whoever holds its credential can grant themselves anything there",
+                    names(&owner)
+                ),
+            );
         }
-        if let Some(enabled) = facts.filter(|f| f.exists).and_then(|f| f.enabled) {
+        if facts.is_some_and(|f| f.exists && f.enabled == Some(false)) {
             flag(
                 Check::DisabledPrincipal,
-                !enabled,
-                if enabled {
-                    "the directory account is enabled".into()
-                } else {
-                    format!(
-                        "the directory account is disabled and still holds {role_name} on {}",
-                        names(&reached.iter().map(|r| r.0).collect::<Vec<_>>())
-                    )
-                },
+                true,
+                format!(
+                    "the directory account is disabled and still holds {role_name} on {}",
+                    names(&reached.iter().map(|r| r.0).collect::<Vec<_>>())
+                ),
             );
         }
         match facts {

@@ -1,4 +1,5 @@
 //! Background jobs of a running portal: exemption expiry and reminders,
+//! review campaigns' due dates,
 //! signed checkpoints of the audit log (each also posted to an outgoing
 //! webhook when one is set), and the newest snapshot's access index.
 
@@ -6,6 +7,7 @@ use crate::config::Config;
 use attest_core::checkpoints::{Created, Notary};
 use attest_core::error::CoreResult;
 use attest_core::exemptions::expiry::{run_once, Reminder, Run};
+use attest_core::reviews::due;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -80,6 +82,52 @@ async fn post(client: &reqwest::Client, url: &str, event: &str, r: &Reminder) {
         Ok(res) => tracing::warn!(status = %res.status(), exemption = r.id, "the webhook refused a reminder"),
         Err(e) => tracing::warn!(error = %e, exemption = r.id, "the webhook could not be reached"),
     }
+}
+
+/// Runs the review due-date job (reminders, then closing what is past its
+/// date) as often as the exemption job, for ever.
+pub async fn reviews(pool: PgPool, config: Arc<Config>) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(config.exemption_check_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let webhook = client.as_ref().zip(config.webhook_url.as_deref());
+        match reviews_once(&pool, webhook, time::OffsetDateTime::now_utc()).await {
+            Ok(run) if !run.0.is_empty() || !run.1.is_empty() => {
+                tracing::info!(reminded = run.0.len(), closed = run.1.len(), "review due-date job");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the review due-date job failed; it will run again"),
+        }
+    }
+}
+
+/// One run at `now`: campaigns reminded of their due date, and those the
+/// date closed; each also posted to the webhook (`review.due_soon`,
+/// `review.closed_at_due`).
+pub async fn reviews_once(
+    pool: &PgPool,
+    webhook: Option<(&reqwest::Client, &str)>,
+    now: time::OffsetDateTime,
+) -> CoreResult<(Vec<due::Reminder>, Vec<due::Closed>)> {
+    let reminded = due::remind(pool, now).await?;
+    let closed = due::close_due(pool, now).await?;
+    if let Some((client, url)) = webhook {
+        let events = reminded
+            .iter()
+            .map(|r| ("review.due_soon", json!(r)))
+            .chain(closed.iter().map(|c| ("review.closed_at_due", json!(c))));
+        for (event, review) in events {
+            let body = json!({"event": event, "review": review});
+            match client.post(url).json(&body).send().await {
+                Ok(res) if res.status().is_success() => {}
+                Ok(res) => tracing::warn!(status = %res.status(), event, "the webhook refused a review event"),
+                Err(e) => tracing::warn!(error = %e, event, "the webhook could not be reached"),
+            }
+        }
+    }
+    Ok((reminded, closed))
 }
 
 /// The webhook client and address, when a webhook is configured.

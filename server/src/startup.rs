@@ -115,6 +115,7 @@ pub async fn serve(
     let _checkpoints =
         AbortOnDrop(tokio::spawn(crate::jobs::checkpoints(pool.clone(), notary.clone(), config.clone())));
     let _access_index = AbortOnDrop(tokio::spawn(crate::jobs::access_index(pool.clone())));
+    let _reviews = AbortOnDrop(tokio::spawn(crate::jobs::reviews(pool.clone(), config.clone())));
     let limits = crate::http::connections::Limits {
         max_connections: config.max_connections.max(1),
         per_client: (!config.trust_forwarded_for).then_some(config.max_connections_per_client.max(1)),

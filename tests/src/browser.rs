@@ -120,8 +120,15 @@ impl Browser {
         }
     }
 
+    /// The element `css` selects, waited for: a page may still be loading
+    /// what a server function returns when a test reaches for it.
+    async fn element(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        let found = self.client.wait().at_most(std::time::Duration::from_secs(15)).for_element(Locator::Css(css)).await;
+        found.map_err(|e| anyhow::anyhow!("{css}: {e}"))
+    }
+
     pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
-        let el = self.client.find(Locator::Css(css)).await?;
+        let el = self.element(css).await?;
         el.clear().await?;
         el.send_keys(value).await?;
         Ok(())
@@ -129,12 +136,12 @@ impl Browser {
 
     /// Picks the option with `value` in a select, as a person would.
     pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
-        self.client.find(Locator::Css(css)).await?.select_by_value(value).await?;
+        self.element(css).await?.select_by_value(value).await?;
         Ok(())
     }
 
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.client.find(Locator::Css(css)).await?.click().await?;
+        self.element(css).await?.click().await?;
         Ok(())
     }
 

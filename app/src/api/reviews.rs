@@ -23,6 +23,10 @@ mod shape {
             certified_by: c.certified_by.clone().unwrap_or_default(),
             certified_at: c.certified_at.map(fmt_time).unwrap_or_default(),
             certify_comment: c.certify_comment.clone().unwrap_or_default(),
+            due_at: c.due_at.map(fmt_time).unwrap_or_default(),
+            on_due: attest_core::reviews::due::OnDue::parse(&c.on_due).map(|p| p.label()).unwrap_or("").to_string(),
+            overdue: c.certified_at.is_none() && c.due_at.is_some_and(|d| d <= time::OffsetDateTime::now_utc()),
+            closed_at_due: c.closed_at_due,
             items: c.items,
             decided: c.decided,
             flagged: c.flagged,
@@ -63,6 +67,7 @@ mod shape {
             decided_at: i.decided_at.map(crate::ssr::fmt_time).unwrap_or_default(),
             suggested: i.suggested.clone().unwrap_or_default(),
             suggested_from: i.suggested_from,
+            not_reviewed: i.not_reviewed,
         }
     }
 }
@@ -89,11 +94,17 @@ pub async fn list_reviews() -> Result<ReviewsView, AppError> {
 }
 
 #[server(endpoint = "fn/reviews/create")]
-pub async fn create_review(name: String, scope: String) -> Result<i64, AppError> {
+pub async fn create_review(
+    name: String,
+    scope: String,
+    #[server(default)] due: String,
+    #[server(default)] on_due: String,
+) -> Result<i64, AppError> {
     use crate::ssr::{core, fail, pool, require};
     use attest_core::{reviews, Role};
     let who = require(&[Role::Auditor, Role::Admin]).await?;
-    reviews::create(&pool()?, &who.name, &name, &scope, None).await.map_err(|e| fail(core(e)))
+    let due = reviews::due::Due::parse(&due, &on_due, time::OffsetDateTime::now_utc()).map_err(|e| fail(core(e)))?;
+    reviews::create_due(&pool()?, &who.name, &name, &scope, None, due).await.map_err(|e| fail(core(e)))
 }
 
 #[server(endpoint = "fn/reviews/get")]

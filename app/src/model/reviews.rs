@@ -15,6 +15,14 @@ pub struct ReviewSummary {
     pub certified_by: String,
     pub certified_at: String,
     pub certify_comment: String,
+    /// When it must be finished ("" when it has no due date), and what
+    /// then happens to undecided items, in words.
+    pub due_at: String,
+    pub on_due: String,
+    /// Past its due date and not certified yet (the job closes it shortly).
+    pub overdue: bool,
+    /// Certified by the due-date policy, not by a person.
+    pub closed_at_due: bool,
     pub items: i64,
     pub decided: i64,
     pub flagged: i64,
@@ -49,6 +57,8 @@ pub struct ReviewItemView {
     pub decided_at: String,
     pub suggested: String,
     pub suggested_from: Option<i64>,
+    /// Decided by the due-date policy, not by a reviewer.
+    pub not_reviewed: bool,
 }
 
 /// A campaign's review screen's filters.
@@ -75,6 +85,13 @@ pub const REVIEW_DECISIONS: [(&str, &str); 5] = [
     ("change", "Change to a narrower role or scope"),
     ("dont_know", "Don't know"),
     ("out_of_scope", "Out of scope"),
+];
+
+/// What a due date may do to undecided items: (value, label).
+pub const ON_DUE: [(&str, &str); 3] = [
+    ("keep", "Keep what is undecided"),
+    ("revoke", "Revoke what is undecided"),
+    ("recommendation", "Revoke what is flagged, keep the rest"),
 ];
 
 /// How a decision reads.

@@ -39,7 +39,12 @@ pub fn PrincipalPage() -> impl IntoView {
                                 <h2 class="spaced">{format!("Active access: {} {}", v.accounts.len(), if v.accounts.len() == 1 { "account" } else { "accounts" })}</h2>
                                 {(flagged > 0).then(|| view! { <p class="muted" data-testid="principal-flagged">{format!("{flagged} of them flagged")}</p> })}
                                 {if v.accounts.is_empty() {
-                                    view! { <p class="panel empty-state">"No role assignment gives this principal access to an AI account."</p> }.into_any()
+                                    let text = if v.groups.is_empty() {
+                                        "No role assignment gives this principal access to an AI account."
+                                    } else {
+                                        "No role assignment names this principal itself; what it holds comes through the groups above."
+                                    };
+                                    view! { <p class="panel empty-state">{text}</p> }.into_any()
                                 } else {
                                     view! {
                                         <table class="table" data-testid="principal-accounts">

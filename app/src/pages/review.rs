@@ -44,6 +44,7 @@ fn DecisionCell(item: ReviewItemView) -> AnyView {
                 <span class="place">{format!("to {}{}", if item.new_role.is_empty() { item.role.clone() } else { item.new_role.clone() },
                     if item.new_scope.is_empty() { String::new() } else { format!(" at {}", scope_label(&item.new_scope)) })}</span>
             })}
+            {item.not_reviewed.then(|| view! { " "<span class="badge badge-warn" data-testid="not-reviewed" title="Decided by the campaign's due date, not by a reviewer">"not reviewed"</span> })}
             {decided.then(|| view! { <span class="place muted">{format!("{} · {} · {}", item.decided_by, item.decided_at, item.comment)}</span> })}
             {(!decided && !item.suggested.is_empty()).then(|| view! {
                 <span class="place" data-testid="suggestion">{format!("Suggested: {} (certified in campaign #{}; unchanged since)", decision_label(&item.suggested), item.suggested_from.unwrap_or_default())}</span>
@@ -96,6 +97,9 @@ pub fn ReviewPage() -> impl IntoView {
                                 <p class="muted">{format!("Campaign #{id} over {} · started {} by {} · ", scope_label(&s.scope), s.created_at, s.created_by)}
                                     <a href=format!("/snapshots/{}", s.snapshot_id)>"its snapshot"</a></p>
                                 <p><Progress summary=s.clone()/>{format!(" · {} flagged", s.flagged)}</p>
+                                {(!s.due_at.is_empty() && s.certified_at.is_empty()).then(|| view! {
+                                    <p class=if s.overdue { "panel warn" } else { "muted" } data-testid="review-due">{format!("{} {}; then it will {}.", if s.overdue { "Overdue since" } else { "Due" }, s.due_at, s.on_due.to_lowercase())}</p>
+                                })}
                                 {(!s.gaps.is_empty()).then(|| view! {
                                     <p class="panel warn" data-testid="review-gaps">{format!("Incomplete: this snapshot did not read {}; what they would show (deleted principals and guests, activated versus standing access) is missing from this review.",
                                         s.gaps.iter().map(|g| if g == "graph" { "Microsoft Graph" } else { "PIM" }).collect::<Vec<_>>().join(" or "))}</p>
@@ -104,7 +108,8 @@ pub fn ReviewPage() -> impl IntoView {
                                     <a href=format!("/api/v1/reviews/{id}/export?format=csv") download=format!("review-{id}.csv") data-testid="export-csv">"items and decisions (CSV)"</a>" · "
                                     <a href=format!("/api/v1/reviews/{id}/export?format=az") download=format!("review-{id}.sh") data-testid="export-az">"the az commands that carry them out"</a></p>
                                 {if certified {
-                                    view! { <p class="panel form-ok" data-testid="certified">{format!("Certified by {} at {}: {}. The campaign is read-only.", s.certified_by, s.certified_at, s.certify_comment)}</p> }.into_any()
+                                    let how = if s.closed_at_due { "panel warn" } else { "panel form-ok" };
+                                    view! { <p class=how data-testid="certified">{format!("Certified by {} at {}: {} The campaign is read-only.", s.certified_by, s.certified_at, s.certify_comment.trim_end_matches('.').to_string() + ".")}</p> }.into_any()
                                 } else if open > 0 {
                                     view! { <p class="muted" data-testid="certify-blocked">{format!("{open} {} still undecided; certify once every item is decided.", if open == 1 { "item is" } else { "items are" })}</p> }.into_any()
                                 } else {

@@ -52,6 +52,13 @@ pub fn Reviews() -> impl IntoView {
                                     <select id="r-scope" name="scope">
                                         {v.scopes.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
                                     </select>
+                                    <label for="r-due">"Due date " <span class="muted">"(optional)"</span></label>
+                                    <input id="r-due" name="due" type="date"/>
+                                    <label for="r-on-due">"At the due date"</label>
+                                    <select id="r-on-due" name="on_due">
+                                        {crate::model::ON_DUE.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                                    </select>
+                                    <p class="muted">"Reviewers are reminded three days before; at the date, what is still undecided is decided this way, marked as not reviewed, and the campaign is closed."</p>
                                     <div><button type="submit" class="btn btn-primary">"Start the campaign"</button></div>
                                 </ActionForm>
                                 {move || match create.value().get() {
@@ -72,8 +79,13 @@ pub fn Reviews() -> impl IntoView {
                                                         <span class="place muted">{format!("#{} · {} flagged", r.id, r.flagged)}</span></td>
                                                     <td><code class="wrap">{r.scope.clone()}</code></td>
                                                     <td><Progress summary=r.clone()/></td>
-                                                    <td>{if r.certified_at.is_empty() {
-                                                        view! { <span class="badge badge-warn">"open"</span> }.into_any()
+                                                    <td>{if r.closed_at_due {
+                                                        view! { <span class="badge badge-warn" title=r.certify_comment.clone()>"closed at its due date"</span> }.into_any()
+                                                    } else if r.overdue {
+                                                        view! { <span class="badge badge-bad" title=format!("due {}", r.due_at)>"overdue"</span> }.into_any()
+                                                    } else if r.certified_at.is_empty() {
+                                                        view! { <span class="badge badge-warn">"open"</span>
+                                                                {(!r.due_at.is_empty()).then(|| view! { <span class="place muted">{format!("due {}", r.due_at)}</span> })} }.into_any()
                                                     } else {
                                                         view! { <span class="badge badge-good" title=format!("by {} at {}", r.certified_by, r.certified_at)>"certified"</span> }.into_any()
                                                     }}</td>

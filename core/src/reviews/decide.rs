@@ -138,7 +138,7 @@ pub async fn decide(pool: &PgPool, actor: &str, campaign: i64, item: i64, d: &Ne
         Item,
         r#"select id, assignment_id as assignment, principal_id as principal, principal_name, principal_kind, role,
                   role_definition_id, scope, accounts, flags, level, decision, new_role, new_scope, comment,
-                  decided_by, decided_at, suggested, suggested_from
+                  decided_by, decided_at, suggested, suggested_from, not_reviewed
              from review_items where id = $1"#,
         item
     )

@@ -28,6 +28,11 @@ pub fn az(campaign: &Campaign, items: &[Item]) -> String {
     out.push_str(&format!("# Attest access review #{}: {}\n", campaign.id, campaign.name.replace('\n', " ")));
     out.push_str(&format!("# Scope {} as of snapshot {}\n", campaign.scope, campaign.snapshot_id));
     match (&campaign.certified_by, campaign.certified_at) {
+        (Some(_), Some(at)) if campaign.closed_at_due => out.push_str(&format!(
+            "# Closed at its due date {} by its policy ({}); items so decided were not reviewed\n",
+            crate::display::time(at),
+            campaign.on_due
+        )),
         (Some(by), Some(at)) => out.push_str(&format!("# Certified by {by} at {}\n", crate::display::time(at))),
         _ => out.push_str("# NOT CERTIFIED: decisions may still change\n"),
     }
@@ -93,6 +98,7 @@ mod tests {
             decided_at: None,
             suggested: None,
             suggested_from: None,
+            not_reviewed: false,
         }
     }
 
@@ -109,6 +115,9 @@ mod tests {
             certified_by: None,
             certified_at: None,
             certify_comment: None,
+            due_at: None,
+            on_due: "keep".into(),
+            closed_at_due: false,
             items: 3,
             decided: 3,
             flagged: 0,

@@ -7,6 +7,7 @@
 //! on every assignment that has not changed since.
 
 pub mod decide;
+pub mod due;
 pub mod export;
 
 use crate::access;
@@ -42,6 +43,13 @@ pub struct Campaign {
     #[serde(with = "time::serde::rfc3339::option")]
     pub certified_at: Option<OffsetDateTime>,
     pub certify_comment: Option<String>,
+    /// When it must be finished, and what then happens to undecided items
+    /// (`due::OnDue`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    pub on_due: String,
+    /// Certified by the due-date policy, not by a person.
+    pub closed_at_due: bool,
     pub items: i64,
     pub decided: i64,
     pub flagged: i64,
@@ -70,6 +78,8 @@ pub struct Item {
     pub decided_at: Option<OffsetDateTime>,
     pub suggested: Option<String>,
     pub suggested_from: Option<i64>,
+    /// Decided by the due-date policy, not by a reviewer.
+    pub not_reviewed: bool,
 }
 
 /// Which items a list or a bulk decision is about; empty filters nothing.
@@ -139,6 +149,18 @@ fn text(field: &'static str, value: &str, max: usize) -> CoreResult<String> {
 /// Starts a campaign over `scope` as of `snapshot` (the newest when `None`),
 /// with its items and the suggestions carried forward; audited.
 pub async fn create(pool: &PgPool, actor: &str, name: &str, scope: &str, snapshot: Option<Uuid>) -> CoreResult<i64> {
+    create_due(pool, actor, name, scope, snapshot, None).await
+}
+
+/// As `create`, with a due date and what it does to undecided items.
+pub async fn create_due(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    scope: &str,
+    snapshot: Option<Uuid>,
+    due: Option<due::Due>,
+) -> CoreResult<i64> {
     let name = text("name", name, MAX_NAME)?;
     let scope = normalize_scope(scope)?;
     // Every row of the accounts in scope, read by scope.
@@ -219,12 +241,15 @@ pub async fn create(pool: &PgPool, actor: &str, name: &str, scope: &str, snapsho
     }
     let mut tx = pool.begin().await?;
     let id = sqlx::query_scalar!(
-        "insert into review_campaigns (name, scope, snapshot_id, created_by, gaps) values ($1, $2, $3, $4, $5) returning id",
+        "insert into review_campaigns (name, scope, snapshot_id, created_by, gaps, due_at, on_due)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
         name,
         scope,
         snapshot_id,
         actor,
-        &gaps
+        &gaps,
+        due.map(|d| d.at),
+        due.map_or("keep", |d| d.on_due.as_str())
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -281,7 +306,8 @@ pub async fn create(pool: &PgPool, actor: &str, name: &str, scope: &str, snapsho
         "review.create",
         &format!("review:{id}"),
         json!({"name": name, "scope": scope, "snapshot": snapshot_id, "items": count, "flagged": flagged,
-               "carried_forward": suggested, "gaps": gaps}),
+               "carried_forward": suggested, "gaps": gaps,
+               "due_at": due.map(|d| crate::display::time(d.at)), "on_due": due.map(|d| d.on_due.as_str())}),
     )
     .await?;
     tx.commit().await?;
@@ -293,7 +319,7 @@ async fn campaigns(pool: &PgPool, id: Option<i64>) -> CoreResult<Vec<Campaign>> 
     Ok(sqlx::query_as!(
         Campaign,
         r#"select c.id, c.name, c.scope, c.snapshot_id, c.created_by, c.created_at, c.gaps, c.certified_by,
-                  c.certified_at, c.certify_comment,
+                  c.certified_at, c.certify_comment, c.due_at, c.on_due, c.closed_at_due,
                   count(i.id) as "items!", count(i.decision) as "decided!",
                   count(i.id) filter (where cardinality(i.flags) > 0) as "flagged!"
              from review_campaigns c left join review_items i on i.campaign_id = c.id
@@ -323,7 +349,7 @@ pub async fn items(pool: &PgPool, id: i64, filter: &ItemFilter) -> CoreResult<Ve
         Item,
         r#"select id, assignment_id as assignment, principal_id as principal, principal_name, principal_kind, role,
                   role_definition_id, scope, accounts, flags, level, decision, new_role, new_scope, comment,
-                  decided_by, decided_at, suggested, suggested_from
+                  decided_by, decided_at, suggested, suggested_from, not_reviewed
              from review_items
             where campaign_id = $1
               and ($2 = '' or ($2 = 'flagged') = (cardinality(flags) > 0))

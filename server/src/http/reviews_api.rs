@@ -27,6 +27,12 @@ pub struct NewCampaign {
     name: String,
     scope: String,
     snapshot: Option<uuid::Uuid>,
+    /// `YYYY-MM-DD` or an RFC 3339 time.
+    #[serde(default)]
+    due: String,
+    /// keep, revoke or recommendation (with `due`).
+    #[serde(default)]
+    on_due: String,
 }
 
 pub async fn create(
@@ -42,7 +48,14 @@ pub async fn create(
         Ok(b) => b,
         Err((field, message)) => return unprocessable(&field, message),
     };
-    match reviews::create(&state.pool, &who.name, &b.name, &b.scope, b.snapshot).await {
+    let due = match reviews::due::Due::parse(&b.due, &b.on_due, time::OffsetDateTime::now_utc()) {
+        Ok(due) => due,
+        Err(e) => return core_error(e),
+    };
+    if due.is_none() && !b.on_due.trim().is_empty() {
+        return unprocessable("on_due", "only with a due date");
+    }
+    match reviews::create_due(&state.pool, &who.name, &b.name, &b.scope, b.snapshot, due).await {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
         Err(e) => core_error(e),
     }
@@ -135,7 +148,7 @@ pub async fn certify(
 }
 
 /// The columns of the CSV export, in order.
-pub const CSV_COLUMNS: [&str; 18] = [
+pub const CSV_COLUMNS: [&str; 19] = [
     "item",
     "assignment",
     "principal",
@@ -154,6 +167,7 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "decided_at",
     "suggested",
     "suggested_from",
+    "not_reviewed",
 ];
 
 /// `?format=csv` (the default) or `?format=az`.
@@ -211,6 +225,7 @@ pub async fn export(
                 time(i.decided_at),
                 i.suggested.clone().unwrap_or_default(),
                 i.suggested_from.map(|s| s.to_string()).unwrap_or_default(),
+                i.not_reviewed.to_string(),
             ]);
         }
         for r in rows {

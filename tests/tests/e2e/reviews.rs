@@ -2,7 +2,9 @@
 //! assignments that reach the scope's accounts, flagged first; decisions
 //! are validated and audited; certification is refused while items are
 //! open and makes the campaign read-only; a later campaign proposes the
-//! certified decision for what has not changed, and only for that.
+//! certified decision for what has not changed, and only for that; a due
+//! date reminds once, then decides what is open by its policy, marked as
+//! not reviewed, and closes the campaign.
 
 use attest_core::reviews::{self, ItemFilter, NewDecision};
 use attest_core::snapshot::{demo, store, Snapshot};
@@ -392,4 +394,87 @@ async fn a_certified_revocation_a_later_scan_still_finds_is_a_finding_until_it_i
     s.finished_at += time::Duration::hours(1);
     let done = stored_and_evaluated(&pool, &s).await;
     assert!(flagged(done).await.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_due_date_reminds_once_then_its_policy_decides_what_is_open_marked_not_reviewed(pool: PgPool) {
+    let s = demo::generate(6, 3);
+    stored_and_evaluated(&pool, &s).await;
+    accounts::user(&pool, "aude", &[Role::Auditor]).await.unwrap();
+    let secrets = accounts::tokens(&pool, &["aude"]).await.unwrap();
+    let app = spawn::in_process(pool.clone(), |_| {}).await.unwrap();
+    let c = reqwest::Client::new();
+    let post = |body: Value| {
+        c.post(format!("{}/api/v1/reviews", app.base)).bearer_auth(secrets["aude"].expose_secret()).json(&body).send()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let day = |d: time::Duration| (now + d).date().to_string();
+    // Bad dates and policies are refused by field.
+    for (body, field) in [
+        (json!({"name": "x", "scope": "/", "due": "yesterday"}), "due"),
+        (json!({"name": "x", "scope": "/", "due": day(time::Duration::days(-2))}), "due"),
+        (json!({"name": "x", "scope": "/", "due": day(time::Duration::days(400))}), "due"),
+        (json!({"name": "x", "scope": "/", "due": day(time::Duration::days(2)), "on_due": "archive"}), "on_due"),
+        (json!({"name": "x", "scope": "/", "on_due": "revoke"}), "on_due"),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(res.json::<Value>().await.unwrap()["field"], field, "{body}");
+    }
+    let res =
+        post(json!({"name": "Q4", "scope": "/", "due": day(time::Duration::days(2)), "on_due": "recommendation"}))
+            .await
+            .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let c = reviews::campaign(&pool, id).await.unwrap();
+    assert_eq!(c.on_due, "recommendation");
+    let due_at = c.due_at.expect("a due date");
+    let items = reviews::items(&pool, id, &ItemFilter::default()).await.unwrap();
+    assert!(items.iter().any(|i| !i.flags.is_empty()) && items.iter().any(|i| i.flags.is_empty()));
+    // A reviewer decides one; the rest stay open.
+    let kept = items.iter().find(|i| !i.flags.is_empty()).unwrap();
+    reviews::decide(&pool, "aude", id, kept.id, &keep("needed for the on-call rota")).await.unwrap();
+
+    // Not yet within three days of the date a week before: nothing.
+    let early = due_at - time::Duration::days(7);
+    assert_eq!(server::jobs::reviews_once(&pool, None, early).await.unwrap(), (vec![], vec![]));
+    // Within three days: reminded, once.
+    let soon = due_at - time::Duration::days(1);
+    let (reminded, closed) = server::jobs::reviews_once(&pool, None, soon).await.unwrap();
+    assert_eq!(reminded.len(), 1);
+    assert_eq!((reminded[0].campaign, reminded[0].open), (id, items.len() as i64 - 1));
+    assert!(closed.is_empty());
+    assert!(server::jobs::reviews_once(&pool, None, soon).await.unwrap().0.is_empty(), "reminded once");
+
+    // Past the date: the recommendation decides what is open, and Attest certifies.
+    let late = due_at + time::Duration::minutes(1);
+    let (_, closed) = server::jobs::reviews_once(&pool, None, late).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!((closed[0].campaign, closed[0].decided), (id, items.len() as i64 - 1));
+    let c = reviews::campaign(&pool, id).await.unwrap();
+    assert!(c.closed_at_due && c.certified_at.is_some());
+    assert_eq!(c.certified_by.as_deref(), Some(reviews::due::ACTOR));
+    for i in reviews::items(&pool, id, &ItemFilter::default()).await.unwrap() {
+        if i.id == kept.id {
+            assert!(!i.not_reviewed);
+            assert_eq!(i.decision.as_deref(), Some("keep"));
+            continue;
+        }
+        assert!(i.not_reviewed, "{i:?}");
+        let want = if i.flags.is_empty() { "keep" } else { "revoke" };
+        assert_eq!(i.decision.as_deref(), Some(want), "{i:?}");
+        assert!(i.comment.as_deref().unwrap().starts_with("Not reviewed"));
+    }
+    // Read-only like any certified campaign; closing again does nothing.
+    match reviews::decide(&pool, "aude", id, kept.id, &keep("late")).await {
+        Err(CoreError::Conflict(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(server::jobs::reviews_once(&pool, None, late).await.unwrap().1.is_empty());
+    let actions = audit_actions(&pool, &format!("review:{id}")).await;
+    assert_eq!(actions, ["review.create", "review.decide", "review.remind", "review.close_due"]);
+    // The exports say so.
+    let az = reviews::export::az(&c, &reviews::items(&pool, id, &ItemFilter::default()).await.unwrap());
+    assert!(az.contains("Closed at its due date"), "{az}");
 }
