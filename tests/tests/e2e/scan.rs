@@ -296,6 +296,18 @@ async fn attest_scan_writes_a_file_or_stores_the_snapshot_and_fails_when_nothing
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
     let snapshot = attest_core::snapshot::decode::decode(&bytes, usize::MAX).unwrap();
     assert_eq!(snapshot.accounts.len(), 5);
+    // With --arm-endpoint and no --graph-endpoint, Graph is not read (a
+    // custom ARM says nothing of where its Graph is): principals stay unresolved.
+    assert!(snapshot.principals.is_empty(), "{:?}", snapshot.principals.first());
+    // Named, it is read: principals, and groups with their members.
+    let with_graph = token.with_file_name("scan-graph.json");
+    let resolved =
+        attest(None, &[&args[..], &["--graph-endpoint", &fake.base, "--out", with_graph.to_str().unwrap()]].concat())
+            .await;
+    assert!(resolved.status.success(), "{}", String::from_utf8_lossy(&resolved.stderr));
+    let resolved = attest_core::snapshot::decode::decode(&std::fs::read(&with_graph).unwrap(), usize::MAX).unwrap();
+    assert!(!resolved.principals.is_empty());
+    assert!(resolved.principals.iter().any(|p| p["members"].is_array()), "a group with its members");
 
     let stored = attest(Some(&pool), &args).await;
     assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
