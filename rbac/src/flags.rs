@@ -86,6 +86,18 @@ impl Check {
     }
 }
 
+/// A principal's kind (`user`, `group`, `service_principal`, `device`,
+/// `other`) from ARM's `principalType`, for when the directory did not say.
+pub fn principal_kind(principal_type: &str) -> &'static str {
+    match principal_type.to_ascii_lowercase().as_str() {
+        "user" => "user",
+        "group" | "foreigngroup" => "group",
+        "serviceprincipal" => "service_principal",
+        "device" => "device",
+        _ => "other",
+    }
+}
+
 /// What the checks need to know of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountFacts {
@@ -270,14 +282,7 @@ impl<'a> Checker<'a> {
         let role = self.definitions.get(&a.role_guid()).copied();
         let role_name = role.map_or_else(|| format!("role {}", a.role_guid()), |r| r.role_name.clone());
         let facts = self.principals.get(&principal);
-        let kind = facts.and_then(|f| f.kind.clone()).unwrap_or_else(|| {
-            match a.principal_type.to_ascii_lowercase().as_str() {
-                "user" => "user".into(),
-                "group" | "foreigngroup" => "group".into(),
-                "serviceprincipal" => "service_principal".into(),
-                other => other.to_string(),
-            }
-        });
+        let kind = facts.and_then(|f| f.kind.clone()).unwrap_or_else(|| principal_kind(&a.principal_type).into());
         let mut out = Vec::new();
         let mut flag =
             |check: Check, flagged: bool, reason: String| out.push(Flag { check, flagged, reasons: vec![reason] });

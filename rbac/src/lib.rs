@@ -18,5 +18,5 @@ pub mod scope;
 pub use access::{Index, Level, LevelGrant, PrincipalAccess};
 pub use documents::{DenyAssignment, ParseError, Permission, RoleAssignment, RoleDefinition, ScheduleInstance};
 pub use engine::{can, Operation, Verdict};
-pub use flags::{AccountFacts, Check, Checker, Flag, PrincipalFacts, Revocation};
+pub use flags::{principal_kind, AccountFacts, Check, Checker, Flag, PrincipalFacts, Revocation};
 pub use scope::Hierarchy;

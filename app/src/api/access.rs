@@ -38,7 +38,7 @@ mod shape {
                     .iter()
                     .map(|m| MemberItem {
                         id: m.id.clone(),
-                        kind: m.kind.clone(),
+                        kind: m.kind.as_str().to_string(),
                         name: m.display_name.clone().unwrap_or_else(|| m.id.clone()),
                         detail: m.user_principal_name.clone().unwrap_or_default(),
                         guest: m.guest,

@@ -79,33 +79,7 @@ pub struct PrincipalInfo {
     pub resolution: Resolution,
     /// A group's members, direct and nested, when Graph let the scan read
     /// them; `None` otherwise (and for every other kind).
-    pub members: Option<Vec<MemberInfo>>,
-}
-
-/// A member of a group, as Graph described it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberInfo {
-    /// Lower case.
-    pub id: String,
-    pub kind: String,
-    pub display_name: Option<String>,
-    pub user_principal_name: Option<String>,
-    pub guest: bool,
-    /// `accountEnabled`, when Graph gave it.
-    pub enabled: Option<bool>,
-}
-
-impl MemberInfo {
-    fn of(p: &GraphPrincipal) -> MemberInfo {
-        MemberInfo {
-            id: p.id.clone(),
-            kind: p.kind.as_str().to_string(),
-            display_name: p.display_name.clone(),
-            user_principal_name: p.user_principal_name.clone(),
-            guest: p.guest,
-            enabled: p.enabled,
-        }
-    }
+    pub members: Option<Vec<GraphPrincipal>>,
 }
 
 /// A group through which a principal holds access.
@@ -517,13 +491,7 @@ impl Estate {
                     // A record the portal cannot read is left out, as if Graph
                     // had not been asked about it.
                     let Ok(record) = <PrincipalRecord as serde::Deserialize>::deserialize(body) else { continue };
-                    let described = match &record.object {
-                        None => None,
-                        Some(o) => match GraphPrincipal::from_graph(o) {
-                            Ok(p) => Some(p),
-                            Err(_) => continue,
-                        },
-                    };
+                    let Ok(described) = record.described() else { continue };
                     estate.principals.insert(record.id.to_ascii_lowercase(), (described, record.members()));
                 }
                 _ => {}
@@ -534,31 +502,11 @@ impl Estate {
     }
 
     fn facts(&self) -> HashMap<String, PrincipalFacts> {
-        self.principals
-            .iter()
-            .map(|(id, p)| {
-                let facts = match &p.0 {
-                    None => PrincipalFacts { exists: false, guest: false, kind: None, enabled: None },
-                    Some(p) => PrincipalFacts {
-                        exists: true,
-                        guest: p.guest,
-                        kind: Some(p.kind.as_str().into()),
-                        enabled: p.enabled,
-                    },
-                };
-                (id.clone(), facts)
-            })
-            .collect()
+        self.principals.iter().map(|(id, (p, _))| (id.clone(), crate::snapshot::graph::facts(p.as_ref()))).collect()
     }
 
     fn principal_info(&self, id: &str, principal_type: &str) -> PrincipalInfo {
-        let from_arm = match principal_type.to_ascii_lowercase().as_str() {
-            "user" => "user",
-            "group" | "foreigngroup" => "group",
-            "serviceprincipal" => "service_principal",
-            "device" => "device",
-            _ => "other",
-        };
+        let from_arm = attest_rbac::principal_kind(principal_type);
         match self.principals.get(id) {
             Some((Some(p), members)) => PrincipalInfo {
                 id: id.to_string(),
@@ -568,7 +516,7 @@ impl Estate {
                 app_id: p.app_id.clone(),
                 guest: p.guest,
                 resolution: Resolution::Resolved,
-                members: members.as_ref().map(|m| m.iter().map(MemberInfo::of).collect()),
+                members: members.clone(),
             },
             found => PrincipalInfo {
                 id: id.to_string(),

@@ -68,12 +68,23 @@ impl AccessInputs {
             errors.iter().any(|e| e["request"].as_str().is_some_and(|r| r.contains("ScheduleInstances")))
         });
 
-        let mut hashes: Vec<(&str, &[u8])> = docs.iter().map(|d| (d.kind.as_str(), d.hash.as_slice())).collect();
+        // Principal records count by what the checks read of them, not by
+        // their documents: a group's membership changes often and decides
+        // no flag, so it does not make the next evaluation read everything.
+        let mut hashes: Vec<(&str, &[u8])> =
+            docs.iter().filter(|d| d.kind != "principal").map(|d| (d.kind.as_str(), d.hash.as_slice())).collect();
         hashes.sort();
         let mut h = Sha256::new();
         for (kind, hash) in &hashes {
             h.update(kind.as_bytes());
             h.update(hash);
+        }
+        let principals: HashMap<String, PrincipalFacts> =
+            docs.iter().filter(|d| d.kind == "principal").filter_map(|d| principal_facts(&d.body)).collect();
+        let mut read: Vec<(&String, &PrincipalFacts)> = principals.iter().collect();
+        read.sort_by_key(|(id, _)| *id);
+        for (id, f) in read {
+            h.update(format!("{id}:{}:{}:{:?}:{:?};", f.exists, f.guest, f.kind, f.enabled).as_bytes());
         }
         for a in &accounts {
             h.update(a.resource_id.as_bytes());
@@ -98,7 +109,7 @@ impl AccessInputs {
                     local_auth_enabled: a.disable_local_auth.as_deref() != Some("true"),
                 })
                 .collect(),
-            principals: HashMap::new(),
+            principals,
             pim_collected: header.schema_version >= 2 && !pim_failed,
             hierarchy: Hierarchy::default(),
             revocations,
@@ -111,11 +122,6 @@ impl AccessInputs {
                 "role_definition" => inputs.definitions.extend(RoleDefinition::parse(&d.body, "").ok()),
                 "deny_assignment" => inputs.denies.extend(DenyAssignment::parse(&d.body, "").ok()),
                 "role_assignment_instance" => inputs.active.extend(ScheduleInstance::parse(&d.body, "").ok()),
-                "principal" => {
-                    if let Some((id, facts)) = principal_facts(&d.body) {
-                        inputs.principals.insert(id, facts);
-                    }
-                }
                 _ => {}
             }
         }
@@ -223,20 +229,12 @@ pub fn checks(
         .collect()
 }
 
-/// A principal record (`snapshot::graph::PrincipalRecord`) as the checks read it.
+/// A principal record (`snapshot::graph::PrincipalRecord`) as the checks
+/// read it; `None` for one the portal cannot read (left out, as if Graph
+/// had not been asked).
 fn principal_facts(record: &Value) -> Option<(String, PrincipalFacts)> {
-    let id = record["id"].as_str()?.to_ascii_lowercase();
-    let facts = match record.get("object").filter(|o| !o.is_null()) {
-        None => PrincipalFacts { exists: false, guest: false, kind: None, enabled: None },
-        Some(object) => match crate::snapshot::graph::Principal::from_graph(object) {
-            Ok(p) => PrincipalFacts {
-                exists: true,
-                guest: p.guest,
-                kind: Some(p.kind.as_str().to_string()),
-                enabled: p.enabled,
-            },
-            Err(_) => return None,
-        },
-    };
-    Some((id, facts))
+    use crate::snapshot::graph::{facts, PrincipalRecord};
+    let record = <PrincipalRecord as serde::Deserialize>::deserialize(record).ok()?;
+    let described = record.described().ok()?;
+    Some((record.id.to_ascii_lowercase(), facts(described.as_ref())))
 }

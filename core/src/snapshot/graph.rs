@@ -33,6 +33,12 @@ impl PrincipalRecord {
         self.object.as_ref().is_some_and(|o| Principal::from_graph(o).is_ok_and(|p| p.kind == PrincipalKind::Group))
     }
 
+    /// The principal as a person reads it: `Ok(None)` when Graph no longer
+    /// has it, an error when its object cannot be read.
+    pub fn described(&self) -> Result<Option<Principal>, String> {
+        self.object.as_ref().map(Principal::from_graph).transpose()
+    }
+
     /// Its members as a person reads them; `None` when they were not read.
     /// A member Graph described without an id is left out.
     pub fn members(&self) -> Option<Vec<Principal>> {
@@ -128,6 +134,20 @@ impl Principal {
             guest,
             enabled: object["accountEnabled"].as_bool(),
         })
+    }
+}
+
+/// What the role-review checks read of a principal: whether it exists
+/// (`None`: Graph no longer has it), is a guest, its kind, whether it is enabled.
+pub fn facts(described: Option<&Principal>) -> attest_rbac::PrincipalFacts {
+    match described {
+        None => attest_rbac::PrincipalFacts { exists: false, guest: false, kind: None, enabled: None },
+        Some(p) => attest_rbac::PrincipalFacts {
+            exists: true,
+            guest: p.guest,
+            kind: Some(p.kind.as_str().to_string()),
+            enabled: p.enabled,
+        },
     }
 }
 

@@ -224,7 +224,7 @@ async fn a_group_is_shown_with_its_members_and_a_member_with_the_groups_it_holds
         let want: Vec<&str> = record["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
         let members = r.principal.members.as_ref().expect("members were read");
         assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), want);
-        assert!(members.iter().all(|m| m.kind == "user" && m.display_name.is_some()));
+        assert!(members.iter().all(|m| m.kind.as_str() == "user" && m.display_name.is_some()));
         assert!(members.len() >= 2);
     }
     assert!(everything.iter().filter(|r| r.principal.kind != "group").all(|r| r.principal.members.is_none()));

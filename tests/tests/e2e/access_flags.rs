@@ -101,3 +101,37 @@ async fn a_role_review_control_switched_off_flags_nothing(pool: PgPool) {
     assert!(of(&pool, id, Check::BroadScope.name(), "").await.is_empty());
     assert!(!of(&pool, id, Check::UserWithWriteAccess.name(), "").await.is_empty());
 }
+
+/// The context hash of the evaluation of `snapshot`.
+async fn context(pool: &PgPool, snapshot: Uuid) -> Vec<u8> {
+    sqlx::query_scalar("select context_hash from evaluations where snapshot_id = $1 order by id desc limit 1")
+        .bind(snapshot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_groups_membership_changing_keeps_the_evaluation_incremental_a_disabled_account_does_not(pool: PgPool) {
+    let s = demo::generate(12, 1);
+    let first = stored_and_evaluated(&pool, &s).await;
+    // The next scan: one group lost a member. No check reads membership,
+    // so the evaluation's context is the same and it reads only what changed.
+    let mut later = s.clone();
+    later.started_at += Duration::days(1);
+    later.finished_at += Duration::days(1);
+    let group = later.principals.iter_mut().find(|p| p["members"].as_array().is_some_and(|m| m.len() > 1)).unwrap();
+    group["members"].as_array_mut().unwrap().pop();
+    let second = stored_and_evaluated(&pool, &later).await;
+    assert_eq!(context(&pool, first).await, context(&pool, second).await);
+
+    // Then a member of the directory is disabled: the disabled-account
+    // check reads that, so the context changes and everything is read.
+    let mut disabled = later.clone();
+    disabled.started_at += Duration::days(1);
+    disabled.finished_at += Duration::days(1);
+    let user = disabled.principals.iter_mut().find(|p| p["object"]["accountEnabled"] == true).unwrap();
+    user["object"]["accountEnabled"] = false.into();
+    let third = stored_and_evaluated(&pool, &disabled).await;
+    assert_ne!(context(&pool, second).await, context(&pool, third).await);
+}
